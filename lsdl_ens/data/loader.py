@@ -1,0 +1,122 @@
+"""`BatchLoader`: batches straight from in-memory uint8 tensors, with batched augmentation.
+
+No `DataLoader`, no PIL per step: a batch is an index into the uint8 tensor, moved to the model's device, then
+randomly cropped (zero padding 4, one gather for the whole batch), flipped, converted to float and normalised.
+Shuffling and augmentation draw from a `torch.Generator` seeded by `(seed, epoch)`, so epoch e of a run is the
+same on every machine and does not depend on how many epochs were iterated before.
+
+With ``views=d`` every batch is returned as d differently augmented copies of the same images (Lookaround).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .dataset import CIFAR10_MEAN, CIFAR10_STD, ImageSet
+
+
+def random_crop_flip(images: torch.Tensor, generator: torch.Generator, padding: int = 4,
+                     flip: bool = True) -> torch.Tensor:
+    """Random crop with zero padding and horizontal flip, for a whole uint8 batch [B, C, H, W] at once."""
+    b, _, h, w = images.shape
+    out = images
+    if padding > 0:
+        padded = torch.nn.functional.pad(images, (padding,) * 4)
+        dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+        dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+        rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # [B, H]
+        cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # [B, W]
+        batch = torch.arange(b, device=images.device)[:, None, None]
+        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    if flip:
+        mask = (torch.rand(b, generator=generator) < 0.5).to(images.device)
+        out = torch.where(mask[:, None, None, None], out.flip(-1), out)
+    return out.contiguous()
+
+
+class BatchLoader:
+    """Iterate over an `ImageSet` in batches of normalised float tensors.
+
+    Args:
+        data: the images and labels.
+        batch_size: examples per batch.
+        shuffle: draw a new order every epoch.
+        augment: random crop (pad `crop_padding`) and horizontal flip.
+        views: number of independently augmented copies of each batch (1: yield `(x, y)`; d > 1: yield
+            `(xs, y)` with `xs` a tuple of d tensors).
+        drop_last: drop the last incomplete batch.
+        seed: base seed of the order and the augmentation.
+        device: where batches are put (default: CPU).
+        mean, std: normalisation per channel.
+
+    Iterating twice gives epochs 0 and 1; `iterate(epoch=e, seed=s)` gives a chosen epoch explicitly.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int = 128, *, shuffle: bool = False, augment: bool = False,
+                 views: int = 1, drop_last: bool = False, seed: int = 0, device: str | torch.device | None = None,
+                 mean=CIFAR10_MEAN, std=CIFAR10_STD, crop_padding: int = 4, flip: bool = True):
+        if not isinstance(data, ImageSet):
+            raise ValueError(f"data must be an lsdl_ens.data.ImageSet; got {type(data).__name__}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        if views < 1:
+            raise ValueError(f"views must be >= 1; got {views}")
+        if views > 1 and not augment:
+            raise ValueError("views > 1 needs augment=True (otherwise all views are identical)")
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle, self.augment, self.views, self.drop_last = shuffle, augment, views, drop_last
+        self.seed = seed
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.crop_padding, self.flip = crop_padding, flip
+        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self._std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.data)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.data)
+
+    def to(self, device) -> "BatchLoader":
+        """The same loader putting batches on `device`."""
+        self.device = torch.device(device)
+        return self
+
+    def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, C, H, W] -> float32 normalised, on this loader's device."""
+        x = images_uint8.to(self.device, non_blocking=True).float()
+        return (x - self._mean.to(self.device)) / self._std.to(self.device)
+
+    def __iter__(self):
+        epoch = self._epoch
+        self._epoch += 1
+        return self.iterate(epoch=epoch)
+
+    def iterate(self, epoch: int = 0, seed: int | None = None):
+        """Yield the batches of epoch `epoch` (order and augmentation depend only on `seed` and `epoch`)."""
+        base = self.seed if seed is None else seed
+        gen = torch.Generator().manual_seed(int(base) * 1_000_003 + int(epoch))
+        n = len(self.data)
+        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            raw = self.data.images[idx]
+            y = self.data.labels[idx].to(self.device, non_blocking=True)
+            if not self.augment:
+                yield self.normalize(raw), y
+                continue
+            xs = tuple(self.normalize(random_crop_flip(raw, gen, self.crop_padding, self.flip))
+                       for _ in range(self.views))
+            yield (xs[0] if self.views == 1 else xs), y
+
+
+def as_loader(data, batch_size: int = 512, device=None) -> "BatchLoader | object":
+    """An evaluation loader for `data` (an `ImageSet`), or `data` itself if it is already iterable batches."""
+    if isinstance(data, ImageSet):
+        return BatchLoader(data, batch_size, shuffle=False, augment=False, device=device)
+    return data

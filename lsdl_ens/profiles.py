@@ -1,0 +1,84 @@
+"""Run profiles: one table fixing data sizes, model sizes, epochs and ensemble sizes.
+
+``LSDL_PROFILE=smoke|cpu|gpu`` chooses one (default: ``gpu`` when CUDA is available, else ``cpu``).
+
+- ``smoke``: every notebook runs in about a minute on 2 CPU cores (CI); numbers are meaningless.
+- ``cpu``: real, meaningful results on a 2-core laptop; each chapter within about 10 minutes on a cold cache.
+- ``gpu``: full CIFAR-10 with paper-like recipes scaled down; each chapter within about 30 minutes on one GPU.
+
+The chapters read every size from the profile, so one notebook serves all three.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one run profile (see the table `PROFILES`)."""
+
+    name: str
+    n_train: int | None      # training images drawn class-balanced from the 45k train split (None: all 45k)
+    n_val: int               # validation images held out from CIFAR-10 train
+    n_test: int | None       # test images (None: all 10k)
+    model: str               # `lsdl_ens.models.build_model` name
+    batch_size: int
+    epochs: int              # one standard training budget ("1B")
+    lr: float                # peak learning rate of the standard SGD recipe
+    weight_decay: float
+    ensemble_size: int       # members of deep ensembles / snapshots per method
+    n_alphas: int            # points on linear paths
+    n_curve_points: int      # points along trained curves
+    plane_grid: int          # grid side for loss planes
+    curve_epochs: int
+    n_bn_batches: int | None  # batches used by update_bn (None: a full pass)
+    # transfer learning (source classes -> target classes)
+    n_source: int | None
+    n_target: int
+    pretrain_epochs: int
+    finetune_epochs: int
+    finetune_lr: float
+
+
+#            name      n_train n_val n_test model       bs  ep   lr    wd    ens alph crv grid cep  bn   nsrc   ntgt pep fep  flr
+_TABLE = [
+    Profile("smoke",   1_000,   500, 1_000, "vgg",      128,  2, 0.05, 5e-4,  2,  5,  5,  5,  1,   4,  1_000,  200,  2,  1, 0.01),
+    Profile("cpu",    10_000, 2_000, 5_000, "vgg",      128, 12, 0.05, 5e-4,  5, 31, 61, 21, 10, 16, 10_000, 1_000, 10,  6, 0.01),
+    Profile("gpu",      None, 5_000,  None, "resnet20", 128, 60, 0.1,  5e-4,  5, 31, 61, 21, 40, None,  None, 2_500, 40, 20, 0.01),
+]
+PROFILES: dict[str, Profile] = {p.name: p for p in _TABLE}
+
+
+def default_profile_name() -> str:
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """The profile `name` (default ``$LSDL_PROFILE``, else gpu with CUDA, else cpu), with optional overrides.
+
+    Raises:
+        ValueError: unknown profile name (the message lists the valid ones) or unknown override field.
+    """
+    name = name or os.environ.get("LSDL_PROFILE") or default_profile_name()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r} (from the name argument or LSDL_PROFILE); "
+                         f"valid profiles: {', '.join(PROFILES)}")
+    fields = {f.name for f in dataclasses.fields(Profile)}
+    bad = sorted(set(overrides) - fields)
+    if bad:
+        raise ValueError(f"unknown profile field(s) {bad}; valid fields: {sorted(fields)}")
+    return dataclasses.replace(PROFILES[name], **overrides)
+
+
+def profile_table() -> str:
+    """The profile table as Markdown (for the book's intro and `lsdl-ens profiles`)."""
+    fields = [f.name for f in dataclasses.fields(Profile)]
+    rows = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    for p in _TABLE:
+        rows.append("| " + " | ".join(str(getattr(p, f)) for f in fields) + " |")
+    return "\n".join(rows)

@@ -1,0 +1,215 @@
+"""Cached training recipes: the course's standard CIFAR-10 run, pre-training on the source classes, fine-tuning.
+
+A recipe is a plain dict (JSON values only) naming everything that determines the trained weights; `train`
+looks it up in the checkpoint cache (`lsdl_ens.cache`) and trains only on a miss. Chapters call
+
+    model, history = train(standard_recipe(profile, seed=1))
+
+so a second run of a notebook, or another chapter using the same model, costs a file read.
+
+Transfer learning without outside data: `pretrain_recipe` trains on the five source classes of CIFAR-10 (one
+"pre-trained checkpoint" per seed, so local and global ensembles can be built), `finetune_recipe` fine-tunes such a
+backbone on the five target classes with a new head, optionally initialised by a linear probe.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+from .cache import default_cache
+from .data import ImageSet, load_cifar10, transfer_split
+from .data.splits import balanced_subset, train_val_split
+from .models import build_model, replace_head
+from .profiles import Profile, get_profile
+from .schedules import make_schedule
+from .train import History, default_device, fit
+
+
+# ----------------------------------------------------------------------------------------------- data
+@lru_cache(maxsize=8)
+def cifar10_splits(n_train: int | None, n_val: int, n_test: int | None, seed: int = 0):
+    """(train, val, test) ImageSets: val is class-balanced and held out of CIFAR-10 train; train is a
+    class-balanced subset of the rest (None: all of it); test a class-balanced subset of the test set."""
+    full_train, full_test = load_cifar10()
+    train, val = train_val_split(full_train, n_val, seed)
+    if n_train is not None:
+        train = balanced_subset(train, n_train, seed + 1)
+    test = full_test if n_test is None else balanced_subset(full_test, n_test, seed + 2)
+    return train, val, test
+
+
+@lru_cache(maxsize=8)
+def transfer_data(n_source: int | None, n_target: int, n_target_val: int, n_test: int | None, seed: int = 0):
+    """The `TransferSplit` for these sizes (see `lsdl_ens.data.transfer_split`)."""
+    full_train, full_test = load_cifar10()
+    return transfer_split(full_train, full_test, n_source=n_source, n_target=n_target, n_target_val=n_target_val,
+                          n_test=n_test, seed=seed)
+
+
+def profile_data(profile: Profile):
+    """(train, val, test) of a profile."""
+    return cifar10_splits(profile.n_train, profile.n_val, profile.n_test)
+
+
+def profile_transfer(profile: Profile):
+    """The transfer split of a profile (target validation set as large as the labelled target set)."""
+    return transfer_data(profile.n_source, profile.n_target, profile.n_target, profile.n_test)
+
+
+def training_set(data: dict) -> ImageSet:
+    """The training set a recipe's `data` entry names."""
+    kind = data["name"]
+    if kind == "cifar10":
+        return cifar10_splits(data["n_train"], data["n_val"], data["n_test"], data.get("seed", 0))[0]
+    if kind in ("source", "target"):
+        split = transfer_data(data["n_source"], data["n_target"], data["n_target_val"], data["n_test"],
+                              data.get("seed", 0))
+        return split.source_train if kind == "source" else split.target_train
+    raise ValueError(f"unknown data name {kind!r} in recipe; valid: cifar10, source, target")
+
+
+# ----------------------------------------------------------------------------------------------- recipes
+def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
+    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    recipe = {
+        "model": p.model, "model_kw": {}, "num_classes": 10,
+        "data": {"name": "cifar10", "n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test, "seed": 0},
+        "epochs": p.epochs, "lr": p.lr, "weight_decay": p.weight_decay, "batch_size": p.batch_size,
+        "schedule": "cosine", "schedule_kw": {}, "optimizer": "sgd", "label_smoothing": 0.0, "augment": True,
+        "seed": seed, "init": None,
+    }
+    return _override(recipe, overrides)
+
+
+def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
+    """Pre-training on the five source classes; each seed is an independent "pre-trained checkpoint"."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs,
+                             data=_transfer_data_entry(p, "source"))
+    return _override(recipe, overrides)
+
+
+def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0, seed: int = 0,
+                    head: str = "linear_probe", **overrides) -> dict:
+    """Fine-tuning a source backbone (`pretrain_recipe(profile, backbone_seed)`) on the target classes.
+
+    Args:
+        head: "linear_probe" (head initialised by logistic regression on frozen features, as in LP-FT and the
+            model-soups recipe) or "random".
+        overrides: any recipe field, e.g. lr, epochs, weight_decay, label_smoothing, augment.
+    """
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    if head not in ("linear_probe", "random"):
+        raise ValueError(f"head must be 'linear_probe' or 'random'; got {head!r}")
+    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.finetune_epochs, lr=p.finetune_lr,
+                             data=_transfer_data_entry(p, "target"),
+                             init={"recipe": pretrain_recipe(p, backbone_seed), "head": head})
+    return _override(recipe, overrides)
+
+
+def _transfer_data_entry(p: Profile, name: str) -> dict:
+    return {"name": name, "n_source": p.n_source, "n_target": p.n_target, "n_target_val": p.n_target,
+            "n_test": p.n_test, "seed": 0}
+
+
+def _override(recipe: dict, overrides: dict) -> dict:
+    unknown = sorted(set(overrides) - set(recipe))
+    if unknown:
+        raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
+    out = copy.deepcopy(recipe)
+    out.update(copy.deepcopy(overrides))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- training
+def build_from_recipe(recipe: dict) -> torch.nn.Module:
+    """A freshly initialised (seeded) model of the recipe's architecture."""
+    torch.manual_seed(recipe["seed"])
+    return build_model(recipe["model"], recipe["num_classes"], **recipe["model_kw"])
+
+
+def load_state(recipe: dict, state: dict) -> torch.nn.Module:
+    """A model of the recipe's architecture holding `state`."""
+    model = build_model(recipe["model"], recipe["num_classes"], **recipe["model_kw"])
+    model.load_state_dict(state)
+    return model
+
+
+def train(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> tuple[torch.nn.Module, History]:
+    """The trained model of `recipe` (from the cache when present) and its training history."""
+    cache = cache or default_cache()
+    device = torch.device(device) if device is not None else default_device()
+
+    def build():
+        model = _initial_model(recipe, cache, device, progress)
+        history = fit(model, _loader_data(recipe), epochs=recipe["epochs"], optimizer=recipe["optimizer"],
+                      lr_schedule=make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"],
+                                                **recipe["schedule_kw"]),
+                      weight_decay=recipe["weight_decay"], seed=recipe["seed"], batch_size=recipe["batch_size"],
+                      label_smoothing=recipe["label_smoothing"], device=device, progress=progress,
+                      desc=f"{recipe['model']} seed {recipe['seed']}")
+        return model.state_dict(), {"history": history.as_dict()}
+
+    state, extra = cache.get_or_create("train", recipe, build)
+    return load_state(recipe, state).to(device), History.from_dict(extra["history"])
+
+
+def _loader_data(recipe: dict):
+    from .data import BatchLoader
+
+    data = training_set(recipe["data"])
+    return BatchLoader(data, recipe["batch_size"], shuffle=True, augment=recipe["augment"],
+                       drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
+
+
+def _initial_model(recipe: dict, cache, device, progress) -> torch.nn.Module:
+    if recipe["init"] is None:
+        return build_from_recipe(recipe).to(device)
+    parent, _ = train(recipe["init"]["recipe"], cache=cache, device=device, progress=progress)
+    replace_head(parent, recipe["num_classes"], seed=recipe["seed"])
+    if recipe["init"]["head"] == "linear_probe":
+        fit_linear_probe(parent, training_set(recipe["data"]), device=device)
+    return parent.to(device)
+
+
+def fit_linear_probe(model: torch.nn.Module, data: ImageSet, *, l2: float = 1e-3, max_iter: int = 200,
+                     device=None) -> torch.nn.Module:
+    """Set `model.head` to the multinomial logistic regression on frozen features of `data` (no augmentation):
+    min_W,b mean CE(W f(x) + b, y) + l2/2 ||W||^2, solved with L-BFGS in float64 (deterministic)."""
+    from .train import predict_logits  # noqa: F401  (keeps the import graph obvious)
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    feats = _features(model, data, device).double()
+    labels = data.labels.to(device)
+    head = model.head
+    w = torch.zeros(head.out_features, head.in_features, dtype=torch.float64, device=device, requires_grad=True)
+    b = torch.zeros(head.out_features, dtype=torch.float64, device=device, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(feats @ w.T + b, labels) + 0.5 * l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        head.weight.copy_(w.float())
+        head.bias.copy_(b.float())
+    return model
+
+
+@torch.no_grad()
+def _features(model, data: ImageSet, device) -> torch.Tensor:
+    from .data import BatchLoader
+
+    was = model.training
+    model.eval().to(device)
+    out = torch.cat([model.features(x) for x, _ in BatchLoader(data, 512, device=device)])
+    model.train(was)
+    return out

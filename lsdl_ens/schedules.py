@@ -1,0 +1,77 @@
+"""Learning-rate schedules as pure functions of the iteration or (fractional) epoch.
+
+Use them with `lsdl_ens.train.fit` through a lambda over `TrainStep`, e.g.
+``lr_schedule=lambda s: sse_lr(s.iteration, s.total_iterations, n_cycles=5, lr_max=0.1)``; `fit` sets the LR
+before every iteration, so per-iteration schedules are exact (no per-epoch staircase).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def cosine_lr(epoch: float, epochs: float, lr_max: float, lr_min: float = 0.0) -> float:
+    """Cosine annealing from `lr_max` at epoch 0 to `lr_min` at `epochs`:
+    lr = lr_min + (lr_max - lr_min) / 2 * (1 + cos(pi * epoch / epochs))."""
+    t = min(max(epoch / epochs, 0.0), 1.0)
+    return lr_min + (lr_max - lr_min) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def sse_lr(iteration: int, total_iterations: int, n_cycles: int, lr_max: float) -> float:
+    """Snapshot-ensemble cosine restarts (Huang et al. 2017, Eq. 2; gaohuang/SnapshotEnsemble: train.lua).
+
+    With c = total_iterations / n_cycles: lr = lr_max / 2 * (1 + cos(pi * (iteration mod c) / c)). lr_max at each
+    cycle's first iteration (iteration counted from 0), approaching 0 at its end, where the snapshot is taken.
+    Deviation: c may be fractional (the Lua code rounds cycles to whole epochs and stretches the last one).
+    """
+    if n_cycles < 1 or total_iterations < n_cycles:
+        raise ValueError(f"need n_cycles >= 1 and total_iterations >= n_cycles; got {n_cycles}, {total_iterations}")
+    c = total_iterations / n_cycles
+    return lr_max / 2 * (1 + math.cos(math.pi * math.fmod(iteration, c) / c))
+
+
+def fge_lr(iteration: int, cycle_iterations: int, lr_1: float, lr_2: float) -> float:
+    """Fast Geometric Ensembling triangular cycle (Garipov et al. 2018, Eq. 3; dnn-mode-connectivity: utils.py).
+
+    With t = (iteration mod c) / c: lr = (1 - 2t) lr_1 + 2t lr_2 for t < 1/2, else (2t - 1) lr_1 + (2 - 2t) lr_2.
+    So lr_1 at a cycle's start, lr_2 at mid-cycle, where snapshots are taken.
+    """
+    if cycle_iterations < 2:
+        raise ValueError(f"cycle_iterations must be >= 2; got {cycle_iterations}")
+    t = (iteration % cycle_iterations) / cycle_iterations
+    if t < 0.5:
+        return (1 - 2 * t) * lr_1 + 2 * t * lr_2
+    return (2 * t - 1) * lr_1 + (2 - 2 * t) * lr_2
+
+
+def swa_lr(epoch: float, lr_init: float, swa_lr: float, swa_start: float) -> float:
+    """SWA schedule of Izmailov et al. 2018 (timgaripov/swa: train.py, `schedule`).
+
+    With t = epoch / swa_start and r = swa_lr / lr_init: lr_init for t <= 0.5, then linear to swa_lr by
+    t = 0.9, then constant swa_lr (also after swa_start, while the average is collected).
+    """
+    t = epoch / swa_start
+    r = swa_lr / lr_init
+    if t <= 0.5:
+        factor = 1.0
+    elif t <= 0.9:
+        factor = 1.0 - (1.0 - r) * (t - 0.5) / 0.4
+    else:
+        factor = r
+    return lr_init * factor
+
+
+def make_schedule(name: str, *, epochs: int, lr: float, **kw):
+    """A `TrainStep -> lr` function for a named schedule: "constant", "cosine", "swa" (kw: swa_lr, swa_start),
+    "sse" (kw: n_cycles), "fge" (kw: cycle_epochs, lr_2). Used by recipes, which must be JSON-able."""
+    if name == "constant":
+        return lambda s: lr
+    if name == "cosine":
+        return lambda s: cosine_lr(s.epoch_float, epochs, lr, kw.get("lr_min", 0.0))
+    if name == "swa":
+        return lambda s: swa_lr(s.epoch_float, lr, kw["swa_lr"], kw["swa_start"])
+    if name == "sse":
+        return lambda s: sse_lr(s.iteration, s.total_iterations, kw["n_cycles"], lr)
+    if name == "fge":
+        return lambda s: fge_lr(s.iteration, kw["cycle_epochs"] * s.iterations_per_epoch, lr, kw["lr_2"])
+    raise ValueError(f"unknown schedule {name!r}; valid: constant, cosine, swa, sse, fge")

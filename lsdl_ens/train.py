@@ -1,0 +1,254 @@
+"""The training engine: `fit` one model, `evaluate` it, `predict_logits` / `predict_probs` for one or many.
+
+`fit` sets the learning rate every iteration from `lr_schedule(step)`, where `step` is a `TrainStep` (iteration,
+fractional epoch, totals), so per-iteration schedules (SSE, FGE, cSGLD) and per-epoch ones (SWA) plug in alike.
+Callbacks see every step and every epoch end: SWA/SWAG/FGE/SSE collectors hook in there.
+
+Reproducibility: `fit(seed=s)` seeds torch's global RNG (initialisation of anything created inside, dropout) and
+the data order and augmentation of every epoch; on CPU the same call gives the same weights bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import BatchLoader, ImageSet, as_loader
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """Where training is: passed to `lr_schedule` and callbacks."""
+
+    iteration: int              # global iteration, from 0
+    epoch: int                  # current epoch, from 0
+    batch: int                  # batch index within the epoch
+    iterations_per_epoch: int
+    epochs: int
+
+    @property
+    def total_iterations(self) -> int:
+        return self.iterations_per_epoch * self.epochs
+
+    @property
+    def epoch_float(self) -> float:
+        """Fractional epoch, e.g. 2.5 halfway through the third epoch."""
+        return self.epoch + self.batch / self.iterations_per_epoch
+
+
+class Callback:
+    """Base class of training callbacks; override what you need."""
+
+    def on_train_begin(self, model, optimizer) -> None: ...
+    def on_step_end(self, model, optimizer, step: TrainStep, loss: float) -> None: ...
+    def on_epoch_end(self, model, optimizer, step: TrainStep, history: "History") -> None: ...
+    def on_train_end(self, model, optimizer) -> None: ...
+
+
+@dataclass
+class History:
+    """Per-epoch record of a run (plain lists, so it can be cached)."""
+
+    epoch: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_accuracy: list = field(default_factory=list)
+    eval_loss: list = field(default_factory=list)
+    eval_accuracy: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: list(v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**{k: list(v) for k, v in d.items()})
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def progress_enabled(progress: bool | None) -> bool:
+    """Progress bars are on unless `progress=False` or ``LSDL_PROGRESS=0``."""
+    if progress is not None:
+        return progress
+    return os.environ.get("LSDL_PROGRESS", "1") != "0"
+
+
+def _make_optimizer(optimizer, model, lr: float, weight_decay: float):
+    if isinstance(optimizer, torch.optim.Optimizer):
+        if weight_decay:
+            raise ValueError("weight_decay was given together with an optimizer instance; set weight decay on "
+                             "the optimizer itself and leave fit(weight_decay=0)")
+        return optimizer
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer in (None, "sgd"):
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if callable(optimizer):
+        return optimizer(params)
+    raise ValueError(f"optimizer must be None, 'sgd', 'adam', a torch optimizer or a factory params -> optimizer; "
+                     f"got {optimizer!r}")
+
+
+def cross_entropy_step(model, batch, optimizer, step: TrainStep, label_smoothing: float = 0.0):
+    """The default training step: one SGD step on mean cross-entropy. Returns (loss, n_correct, n)."""
+    x, y = batch
+    logits = model(x)
+    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), (logits.argmax(1) == y).sum(), len(y)
+
+
+def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedule: Callable | float = 0.05,
+        weight_decay: float = 0.0, callbacks: Sequence[Callback] = (), seed: int = 0, batch_size: int = 128,
+        eval_data=None, label_smoothing: float = 0.0, train_step: Callable | None = None,
+        device=None, progress: bool | None = None, desc: str = "train") -> History:
+    """Train `model` in place for `epochs` epochs and return its `History`.
+
+    Args:
+        model: any classifier (logits out). It is moved to `device`.
+        data: an `ImageSet` (then batches of `batch_size`, shuffled, crop+flip augmented) or a `BatchLoader`.
+        epochs: number of passes over `data`.
+        optimizer: None or "sgd" (SGD, momentum 0.9, Nesterov), "adam", a factory `params -> optimizer`, or an
+            optimizer instance (then `weight_decay` must be 0).
+        lr_schedule: a constant, or `f(step: TrainStep) -> lr`, applied before every iteration.
+        weight_decay: L2 coefficient of the optimizer fit builds.
+        callbacks: `Callback` objects (collectors for SWA, SWAG, snapshots ...).
+        seed: seeds torch's RNG and the data order/augmentation of every epoch.
+        eval_data: optional `ImageSet`/loader evaluated at each epoch end (adds eval_loss/eval_accuracy).
+        label_smoothing: of the default cross-entropy step.
+        train_step: replaces `cross_entropy_step` (same signature) for custom objectives.
+        progress: tqdm bar (default on unless ``LSDL_PROGRESS=0``).
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0; got {epochs}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    torch.manual_seed(seed)
+    model.to(device)
+    loader = data if isinstance(data, BatchLoader) else None
+    if loader is None:
+        if not isinstance(data, ImageSet):
+            raise ValueError(f"data must be an ImageSet or a BatchLoader; got {type(data).__name__}")
+        loader = BatchLoader(data, batch_size, shuffle=True, augment=True, drop_last=len(data) > batch_size,
+                             seed=seed, device=device)
+    loader.to(device)
+    schedule = lr_schedule if callable(lr_schedule) else (lambda _s, v=float(lr_schedule): v)
+    opt = _make_optimizer(optimizer, model, schedule(TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
+                          weight_decay)
+    step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing))
+    history = History()
+    for cb in callbacks:
+        cb.on_train_begin(model, opt)
+    n_batches = len(loader)
+    bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress_enabled(progress), leave=False)
+    for epoch in range(epochs):
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for b, batch in enumerate(loader.iterate(epoch=epoch, seed=seed)):
+            step = TrainStep(epoch * n_batches + b, epoch, b, n_batches, epochs)
+            lr = schedule(step)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            loss, n_correct, n = step_fn(model, batch, opt, step)
+            if not math.isfinite(float(loss)):
+                raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch}, batch {b}; "
+                                         "lower the learning rate")
+            loss_sum += loss * n
+            correct += n_correct
+            seen += n
+            for cb in callbacks:
+                cb.on_step_end(model, opt, step, float(loss))
+            bar.update(1)
+        history.epoch.append(epoch + 1)
+        history.lr.append(float(opt.param_groups[0]["lr"]))
+        history.train_loss.append(float(loss_sum) / max(seen, 1))
+        history.train_accuracy.append(float(correct) / max(seen, 1))
+        if eval_data is not None:
+            metrics = evaluate(model, eval_data, device=device)
+            history.eval_loss.append(metrics["loss"])
+            history.eval_accuracy.append(metrics["accuracy"])
+        history.seconds.append(time.perf_counter() - t0)
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", acc=f"{history.train_accuracy[-1]:.3f}")
+        end_step = TrainStep((epoch + 1) * n_batches, epoch, n_batches, n_batches, epochs)
+        for cb in callbacks:
+            cb.on_epoch_end(model, opt, end_step, history)
+    bar.close()
+    for cb in callbacks:
+        cb.on_train_end(model, opt)
+    return history
+
+
+@torch.no_grad()
+def predict_logits(models, data, *, device=None, batch_size: int = 512) -> torch.Tensor:
+    """Logits of one model [N, C], or of a list of models [M, N, C], on `data` (eval mode, CPU result).
+
+    `data` is an `ImageSet`, a loader, or any iterable of `(x, y)` / `x` batches (not augmented).
+    """
+    if isinstance(models, (list, tuple)):
+        if not models:
+            raise ValueError("models is an empty list; pass at least one model")
+        return torch.stack([predict_logits(m, data, device=device, batch_size=batch_size) for m in models])
+    model = models
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loader = as_loader(data, batch_size, device)
+    was_training = model.training
+    model.eval()
+    out = []
+    for batch in loader:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        out.append(model(x.to(device)).float().cpu())
+    model.train(was_training)
+    if not out:
+        raise ValueError("data yielded no batches")
+    return torch.cat(out)
+
+
+def predict_probs(models, data, **kw) -> torch.Tensor:
+    """Softmax probabilities of one model [N, C] or a list [M, N, C] (see `predict_logits`)."""
+    return predict_logits(models, data, **kw).softmax(-1)
+
+
+def _labels_of(data) -> torch.Tensor:
+    if isinstance(data, ImageSet):
+        return data.labels
+    if isinstance(data, BatchLoader):
+        return data.data.labels
+    return torch.cat([y.cpu() for _, y in data])
+
+
+def evaluate(model_or_models, data, *, device=None, batch_size: int = 512) -> dict:
+    """Mean cross-entropy `loss` (= NLL), `accuracy` and `error` of a model, or of the probability-averaged
+    ensemble of a list of models, on `data`."""
+    from .metrics import accuracy, nll
+
+    logits = predict_logits(model_or_models, data, device=device, batch_size=batch_size)
+    probs = logits.softmax(-1)
+    if probs.dim() == 3:
+        probs = probs.mean(0)
+    labels = _labels_of(data)
+    acc = accuracy(probs, labels)
+    return {"loss": nll(probs, labels), "accuracy": acc, "error": 1.0 - acc}
+
+
+def set_seed(seed: int) -> None:
+    """Seed torch's global RNG (CPU and CUDA)."""
+    torch.manual_seed(seed)
+
+
+def count_batches(batches: Iterable) -> int:
+    return sum(1 for _ in batches)
