@@ -31,8 +31,8 @@ def _as_tensor(x, name):
         raise ValueError(f"{name} must be a tensor or array, got {type(x).__name__}") from exc
 
 
-def _check_labels(labels, n, name="labels"):
-    """Validate a 1-D integer label vector of length ``n`` (``n=None`` skips the length check)."""
+def _check_labels(labels, n=None, n_classes=None, name="labels"):
+    """Validate a 1-D integer vector of ``n`` labels in [0, n_classes) (``None`` skips that check)."""
     labels = _as_tensor(labels, name)
     if labels.dim() != 1:
         raise ValueError(f"{name} must be 1-D of shape (N,), got shape {tuple(labels.shape)}")
@@ -43,6 +43,9 @@ def _check_labels(labels, n, name="labels"):
         raise ValueError(f"{name} is empty; pass at least one example")
     if n is not None and labels.numel() != n:
         raise ValueError(f"{name} has {labels.numel()} entries, expected {n} (one per example)")
+    if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{name} must lie in [0, {n_classes}) for {n_classes} classes, got range "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
     return labels.long()
 
 
@@ -69,11 +72,7 @@ def _check_probs(probs, labels=None, name="probs"):
                          f"{_SUM_TOLERANCE}); if you have logits, apply softmax first (logits.softmax(dim=1))")
     if labels is None:
         return probs, None
-    labels = _check_labels(labels, probs.shape[0])
-    if labels.min() < 0 or labels.max() >= probs.shape[1]:
-        raise ValueError(f"labels must lie in [0, {probs.shape[1]}) for {probs.shape[1]} classes, got range "
-                         f"[{int(labels.min())}, {int(labels.max())}]")
-    return probs, labels
+    return probs, _check_labels(labels, probs.shape[0], probs.shape[1])
 
 
 def _check_positive_int(value, name, minimum=1):
@@ -112,7 +111,7 @@ def brier(probs, labels):
     """
     probs, labels = _check_probs(probs, labels)
     one_hot = torch.nn.functional.one_hot(labels, probs.shape[1]).double()
-    return ((probs - one_hot) ** 2).mean(dim=1).mean().item()
+    return ((probs - one_hot) ** 2).sum(dim=1).mean().item()
 
 
 def reliability_bins(probs, labels, n_bins=15):
@@ -164,7 +163,7 @@ def ece(probs, labels, n_bins=15):
 
 def disagreement(pred_a, pred_b):
     """Fraction (in [0, 1]) of examples on which two vectors of predicted labels differ."""
-    pred_a = _check_labels(pred_a, None, name="pred_a")
+    pred_a = _check_labels(pred_a, name="pred_a")
     pred_b = _check_labels(pred_b, pred_a.numel(), name="pred_b")
     return (pred_a != pred_b).double().mean().item()
 
@@ -185,7 +184,7 @@ def diversity(predictions, labels):
     """
     if isinstance(predictions, torch.Tensor) or not hasattr(predictions, "__len__") or len(predictions) < 2:
         raise ValueError("predictions must be a list of at least 2 label vectors (one per member)")
-    labels = _check_labels(labels, None)
+    labels = _check_labels(labels)
     preds = [_check_labels(p, labels.numel(), name=f"predictions[{m}]") for m, p in enumerate(predictions)]
     errors = [(p != labels).double().mean().item() for p in preds]
     terms = []
@@ -205,11 +204,9 @@ def _check_logits(logits, labels, name="logits"):
     if not logits.dtype.is_floating_point:
         raise ValueError(f"{name} must be floating point, got dtype {logits.dtype}; use .float()")
     if not torch.isfinite(logits).all():
-        raise ValueError(f"{name} must be finite; clamp log-probabilities first, e.g. .clamp_min(-1e4)")
-    labels = _check_labels(labels, logits.shape[0])
-    if labels.min() < 0 or labels.max() >= logits.shape[1]:
-        raise ValueError(f"labels must lie in [0, {logits.shape[1]}) for {logits.shape[1]} classes")
-    return logits.double(), labels
+        raise ValueError(f"{name} must be finite (no nan/inf); clamp log-probabilities first, "
+                         f"e.g. {name}.clamp_min(math.log(1e-12)) as nll's eps does")
+    return logits.double(), _check_labels(labels, logits.shape[0], logits.shape[1])
 
 
 def _nll_derivatives(logits, labels, log_t):

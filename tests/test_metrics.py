@@ -67,14 +67,16 @@ def test_nll_matches_torch_nll_loss_and_brier_matches_one_hot_formula():
     assert metrics.brier(probs, labels) == pytest.approx(expected_brier, rel=1e-12)
 
 
-def _numpy_ece(p, y, n_bins):
+def _numpy_ece(p, y, n_bins, upper_closed=True):
+    """ECE with bins (lo, hi] (confidence 0 in the first bin), or [lo, hi) (1 in the last) if not upper_closed."""
     conf, pred = p.max(axis=1), p.argmax(axis=1)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     total = 0.0
     for b in range(n_bins):
-        in_bin = (conf > edges[b]) & (conf <= edges[b + 1])
-        if b == 0:
-            in_bin |= conf == 0.0
+        if upper_closed:
+            in_bin = (conf > edges[b]) & (conf <= edges[b + 1]) | ((b == 0) & (conf == 0.0))
+        else:
+            in_bin = (conf >= edges[b]) & (conf < edges[b + 1]) | ((b == n_bins - 1) & (conf == 1.0))
         if in_bin.any():
             total += in_bin.mean() * abs((pred[in_bin] == y[in_bin]).mean() - conf[in_bin].mean())
     return total
@@ -96,13 +98,21 @@ def test_ece_matches_numpy_loop_and_torchmetrics_away_from_edges(dtype):
     assert ours > 0.01  # a non-trivial value, so the comparison means something
 
 
-def test_ece_puts_confidence_on_an_edge_into_the_lower_bin():
+def test_ece_puts_confidence_on_an_edge_into_the_lower_bin_unlike_torchmetrics():
+    from torchmetrics.classification import MulticlassCalibrationError
+
     # n_bins = 4 has exactly representable edges 0, .25, .5, .75, 1; confidences 0.5 and 0.75 sit on edges.
     probs = torch.tensor([[0.5, 0.5], [0.75, 0.25], [0.75, 0.25], [0.9, 0.1]], dtype=torch.float64)
     labels = torch.tensor([0, 1, 0, 0])
+    p, y = probs.numpy(), labels.numpy()
     bins = metrics.reliability_bins(probs, labels, n_bins=4)
     assert bins["count"].tolist() == [0, 1, 2, 1]  # 0.5 -> (.25, .5], 0.75 -> (.5, .75]
-    assert metrics.ece(probs, labels, n_bins=4) == pytest.approx(_numpy_ece(probs.numpy(), labels.numpy(), 4))
+    ours = metrics.ece(probs, labels, n_bins=4)
+    assert ours == pytest.approx(_numpy_ece(p, y, 4))
+    # torchmetrics bins [lo, hi): on edges it differs from us, and matches the [lo, hi) loop.
+    reference = MulticlassCalibrationError(num_classes=2, n_bins=4, norm="l1")(probs.float(), labels).item()
+    assert reference == pytest.approx(_numpy_ece(p, y, 4, upper_closed=False), abs=1e-6)
+    assert abs(ours - reference) > 0.01
 
 
 def test_reliability_bins_agree_with_ece():

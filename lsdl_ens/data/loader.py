@@ -18,16 +18,19 @@ from .dataset import CIFAR10_MEAN, CIFAR10_STD, ImageSet
 def random_crop_flip(images: torch.Tensor, generator: torch.Generator, padding: int = 4,
                      flip: bool = True) -> torch.Tensor:
     """Random crop with zero padding and horizontal flip, for a whole uint8 batch [B, C, H, W] at once."""
-    b, _, h, w = images.shape
+    b, c, h, w = images.shape
     out = images
     if padding > 0:
-        padded = torch.nn.functional.pad(images, (padding,) * 4)
-        dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-        dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-        rows = (dy[:, None] + torch.arange(h)[None, :]).to(images.device)  # [B, H]
-        cols = (dx[:, None] + torch.arange(w)[None, :]).to(images.device)  # [B, W]
-        batch = torch.arange(b, device=images.device)[:, None, None]
-        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        hp, wp = h + 2 * padding, w + 2 * padding
+        padded = images.new_zeros((b, c, hp, wp))
+        padded[:, :, padding:padding + h, padding:padding + w] = images
+        dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(images.device)
+        dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(images.device)
+        # one gather over the flattened padded images: pixel (i, j) of crop n is padded[n, :, dy+i, dx+j]
+        rows = torch.arange(h, device=images.device)[None, :, None] * wp
+        cols = torch.arange(w, device=images.device)[None, None, :]
+        index = ((dy * wp + dx)[:, None, None] + rows + cols).view(b, 1, h * w).expand(b, c, h * w)
+        out = torch.gather(padded.view(b, c, hp * wp), 2, index).view(b, c, h, w)
     if flip:
         mask = (torch.rand(b, generator=generator) < 0.5).to(images.device)
         out = torch.where(mask[:, None, None, None], out.flip(-1), out)
