@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..state import interpolate
+from ..state import check_compatible, interpolate
 from ..train import progress_enabled
 from ._evaluation import check_bn_data, evaluate_point, model_device, preserved, replayable, stack_results
 
@@ -59,7 +59,7 @@ def linear_path(model: nn.Module, state_a: dict, state_b: dict, eval_data, *, bn
     eval_batches = replayable(eval_data, "eval_data")
     bn_batches = replayable(bn_data, "bn_data", batch_size=128) if recompute else None
     train_batches = replayable(train_data, "train_data")
-    interpolate(state_a, state_b, 0.0)  # validate keys and shapes before any work
+    check_compatible([state_a, state_b], ["state_a", "state_b"])  # fail before any work
     rows = []
     with preserved(model):
         for alpha in tqdm(alphas, desc="linear path", disable=not progress_enabled(progress), leave=False):

@@ -1,0 +1,69 @@
+"""Tiny shared fixtures for the state / bn / landscape tests: a BN CNN on 8x8 images, colour blobs, a 2-D toy task."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lsdl_ens.data import BatchLoader, ImageSet
+from lsdl_ens.models import build_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one intra-op thread is as fast and leaves the shared cores to other jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_cnn(seed: int = 0, bn: bool = True):
+    """VGG-style CNN with widths 4-8-8-8 (BN by default): ~1.6k parameters, works on 8x8 inputs."""
+    torch.manual_seed(seed)
+    return build_model("vgg", widths=(4, 8, 8, 8), bn=bn)
+
+
+def tiny_mlp(seed: int = 0, bn: bool = False, hidden=(16, 16)):
+    torch.manual_seed(seed)
+    return build_model("mlp", hidden=hidden, bn=bn)
+
+
+def blob_images(n: int = 64, size: int = 8, num_classes: int = 10, seed: int = 0) -> ImageSet:
+    """uint8 images whose mean colour depends on the label, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % num_classes
+    colours = torch.rand(num_classes, 3, 1, 1, generator=g) * 200 + 25
+    noise = torch.randn(n, 3, size, size, generator=g) * 30
+    images = (colours[labels] + noise).clamp(0, 255).to(torch.uint8)
+    return ImageSet(images, labels.long())
+
+
+def image_batches(data: ImageSet, batch_size: int = 16, augment: bool = False, seed: int = 0) -> list:
+    """A fixed list of (x, y) batches (re-iterable, identical on every pass)."""
+    return list(BatchLoader(data, batch_size, shuffle=augment, augment=augment, seed=seed))
+
+
+def rings(n: int = 256, seed: int = 0, noise: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two concentric rings in 2-D (class 0 inside, radius 1; class 1 outside, radius 2)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    angle = torch.rand(n, generator=g) * 2 * math.pi
+    radius = 1.0 + y.float() + noise * torch.randn(n, generator=g)
+    x = torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1)
+    return x, y.long()
+
+
+def train_mlp(model, x, y, steps: int = 300, lr: float = 0.05, seed: int = 0):
+    """Full-batch SGD with momentum; returns the model."""
+    torch.manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    opt.zero_grad(set_to_none=True)
+    return model
