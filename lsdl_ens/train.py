@@ -14,7 +14,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -194,28 +194,35 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
 
 
 @torch.no_grad()
+def _logits_and_labels(model, data, device, batch_size) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One pass in eval mode: logits [N, C] on CPU and the labels of the same batches (None if unlabelled)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loader = as_loader(data, batch_size, device)
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    for batch in loader:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        logits.append(model(x.to(device)).float().cpu())
+        if isinstance(batch, (list, tuple)) and len(batch) > 1:
+            labels.append(batch[1].cpu())
+    model.train(was_training)
+    if not logits:
+        raise ValueError("data yielded no batches")
+    return torch.cat(logits), (torch.cat(labels) if labels else None)
+
+
 def predict_logits(models, data, *, device=None, batch_size: int = 512) -> torch.Tensor:
     """Logits of one model [N, C], or of a list of models [M, N, C], on `data` (eval mode, CPU result).
 
-    `data` is an `ImageSet`, a loader, or any iterable of `(x, y)` / `x` batches (not augmented).
+    `data` is an `ImageSet`, a loader, or any iterable of `(x, y)` / `x` batches (not augmented). A shuffled
+    loader gives a different order on each pass: use an `ImageSet` or an unshuffled loader for several models.
     """
     if isinstance(models, (list, tuple)):
         if not models:
             raise ValueError("models is an empty list; pass at least one model")
         return torch.stack([predict_logits(m, data, device=device, batch_size=batch_size) for m in models])
-    model = models
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    loader = as_loader(data, batch_size, device)
-    was_training = model.training
-    model.eval()
-    out = []
-    for batch in loader:
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        out.append(model(x.to(device)).float().cpu())
-    model.train(was_training)
-    if not out:
-        raise ValueError("data yielded no batches")
-    return torch.cat(out)
+    return _logits_and_labels(models, data, device, batch_size)[0]
 
 
 def predict_probs(models, data, **kw) -> torch.Tensor:
@@ -223,24 +230,25 @@ def predict_probs(models, data, **kw) -> torch.Tensor:
     return predict_logits(models, data, **kw).softmax(-1)
 
 
-def _labels_of(data) -> torch.Tensor:
-    if isinstance(data, ImageSet):
-        return data.labels
-    if isinstance(data, BatchLoader):
-        return data.data.labels
-    return torch.cat([y.cpu() for _, y in data])
-
-
 def evaluate(model_or_models, data, *, device=None, batch_size: int = 512) -> dict:
     """Mean cross-entropy `loss` (= NLL), `accuracy` and `error` of a model, or of the probability-averaged
-    ensemble of a list of models, on `data`."""
+    ensemble of a list of models, on `data` (labels are taken from the same batches as the predictions)."""
     from .metrics import accuracy, nll
 
-    logits = predict_logits(model_or_models, data, device=device, batch_size=batch_size)
-    probs = logits.softmax(-1)
-    if probs.dim() == 3:
-        probs = probs.mean(0)
-    labels = _labels_of(data)
+    models = model_or_models if isinstance(model_or_models, (list, tuple)) else [model_or_models]
+    if not models:
+        raise ValueError("models is an empty list; pass at least one model")
+    if isinstance(data, BatchLoader) and data.shuffle and len(models) > 1:
+        raise ValueError("data is a shuffled BatchLoader; an ensemble needs the same order for every member: "
+                         "pass the ImageSet or an unshuffled loader")
+    probs, labels = None, None
+    for m in models:
+        logits, labels = _logits_and_labels(m, data, device, batch_size)
+        p = logits.softmax(-1)
+        probs = p if probs is None else probs + p
+    if labels is None:
+        raise ValueError("data has no labels; evaluate needs (x, y) batches or an ImageSet")
+    probs = probs / len(models)
     acc = accuracy(probs, labels)
     return {"loss": nll(probs, labels), "accuracy": acc, "error": 1.0 - acc}
 
@@ -248,7 +256,3 @@ def evaluate(model_or_models, data, *, device=None, batch_size: int = 512) -> di
 def set_seed(seed: int) -> None:
     """Seed torch's global RNG (CPU and CUDA)."""
     torch.manual_seed(seed)
-
-
-def count_batches(batches: Iterable) -> int:
-    return sum(1 for _ in batches)

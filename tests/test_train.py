@@ -78,4 +78,14 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="models is an empty list"):
         predict_logits([], _blobs())
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
-        fit(_net(), _blobs(), epochs=2, lr_schedule=1e6, batch_size=32)
+        fit(_net(), _blobs(), epochs=1, batch_size=32,
+            train_step=lambda m, b, o, s: (torch.tensor(float("nan")), torch.tensor(0), len(b[1])))
+
+
+def test_evaluate_on_a_shuffled_loader_matches_ordered_data():
+    model, data = _net(), _blobs(64)
+    ordered = evaluate(model, data)
+    shuffled = evaluate(model, BatchLoader(data, 16, shuffle=True, seed=1))
+    assert abs(ordered["loss"] - shuffled["loss"]) < 1e-5 and ordered["accuracy"] == shuffled["accuracy"]
+    with pytest.raises(ValueError, match="shuffled BatchLoader"):
+        evaluate([model, _net(1)], BatchLoader(data, 16, shuffle=True))
