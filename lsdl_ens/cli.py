@@ -1,0 +1,91 @@
+"""``lsdl-ens``: instructor commands.
+
+    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...]   re-execute chapter notebooks in place
+    lsdl-ens profiles                                                 print the run-profile table
+
+`figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
+PNG) in the notebook, and reports the time per notebook. Training inside the notebooks goes through the checkpoint
+cache, so a second run only re-evaluates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+
+
+def chapter_notebooks(chapters: list[str] | None = None) -> list[Path]:
+    """Chapter notebooks in book order; `chapters` selects by file stem or a unique substring of it."""
+    notebooks = sorted(BOOK.glob("*.ipynb"))
+    if not chapters:
+        return notebooks
+    chosen = []
+    for name in chapters:
+        hits = [nb for nb in notebooks if nb.stem == name] or [nb for nb in notebooks if name in nb.stem]
+        if len(hits) != 1:
+            valid = ", ".join(nb.stem for nb in notebooks)
+            raise SystemExit(f"--chapter {name!r} matches {len(hits)} notebooks; valid chapters: {valid}")
+        chosen.append(hits[0])
+    return chosen
+
+
+def execute_notebook(path: Path, profile: str, timeout: int = 3600) -> float:
+    """Execute `path` in place under `profile`; returns seconds taken."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    env_before = {k: os.environ.get(k) for k in ("LSDL_PROFILE", "LSDL_PROGRESS")}
+    os.environ["LSDL_PROFILE"] = profile
+    os.environ["LSDL_PROGRESS"] = "0"  # stored outputs stay clean; interactive runs keep their bars
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+                       ).execute()
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    elapsed = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lsdl-ens", description="lsdl_ens instructor commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fig = sub.add_parser("figures", help="re-execute chapter notebooks in place and store their outputs")
+    fig.add_argument("--profile", default=None, choices=["smoke", "cpu", "gpu"],
+                     help="run profile (default: $LSDL_PROFILE, else gpu with CUDA, else cpu)")
+    fig.add_argument("--chapter", action="append", help="chapter notebook stem (repeatable); default: all")
+    sub.add_parser("profiles", help="print the run-profile table")
+    args = parser.parse_args(argv)
+
+    from .profiles import get_profile, profile_table
+
+    if args.command == "profiles":
+        print(profile_table())
+        return 0
+    profile = get_profile(args.profile).name
+    notebooks = chapter_notebooks(args.chapter)
+    print(f"profile {profile}: {len(notebooks)} notebook(s)")
+    total = 0.0
+    for nb in notebooks:
+        print(f"  {nb.relative_to(ROOT)} ...", end="", flush=True)
+        seconds = execute_notebook(nb, profile)
+        total += seconds
+        print(f" {seconds:7.1f} s")
+    print(f"total {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""nbgrader round trip for every assignment in solutions/ (marked `course`).
+
+For each assignment: the committed release equals a fresh `nbgrader generate_assignment --force`, the release
+holds no solution or hidden-test text, and autograding four submissions gives
+solution = full marks, untouched release = 0, a prepared wrong submission strictly between, and a "shortcut"
+submission (every graded function calls lsdl_ens) = 0. Prepared submissions live in tests/submissions/<aid>.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+pytestmark = pytest.mark.course
+
+
+def nbgrader(*args, course: Path):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               LSDL_PROGRESS="0")
+    common = [f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
+              f"--CourseDirectory.submitted_directory={course / 'submitted'}",
+              f"--CourseDirectory.autograded_directory={course / 'autograded'}",
+              f"--CourseDirectory.feedback_directory={course / 'feedback'}"]
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, *common], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def protected_lines(notebook: Path) -> list[str]:
+    """Non-trivial lines inside BEGIN/END SOLUTION and BEGIN/END HIDDEN TESTS regions of a source notebook."""
+    lines, inside = [], False
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for line in cell.source.splitlines():
+            s = line.strip()
+            if s.startswith("### BEGIN SOLUTION") or s.startswith("### BEGIN HIDDEN TESTS"):
+                inside = True
+            elif s.startswith("### END SOLUTION") or s.startswith("### END HIDDEN TESTS"):
+                inside = False
+            elif inside and len(s) >= 25:
+                lines.append(s)
+    return lines
+
+
+def fill(release_nb: Path, answers: dict, out: Path) -> None:
+    nb = nbformat.read(release_nb, as_version=4)
+    filled = 0
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid].strip("\n")
+            filled += 1
+    assert filled == len(answers), f"prepared answers name unknown cells: {sorted(answers)}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+
+
+def load_submissions(aid: str):
+    spec = importlib.util.spec_from_file_location(f"submissions_{aid}", ROOT / "tests" / "submissions" / f"{aid}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG, module.SHORTCUT
+
+
+def autograded_scores(db: Path, aid: str, student: str) -> tuple[float, float, dict]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        sub = gb.find_submission(aid, student)
+        grades = [g for nb in sub.notebooks for g in nb.grades if g.cell.cell_type == "code"]
+        per_cell = {g.name: g.auto_score for g in grades}
+        return sum(s or 0 for s in per_cell.values()), sum(g.max_score for g in grades), per_cell
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_round_trip(aid, tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    release = tmp_path / "release"
+    nbgrader("generate_assignment", aid, "--force", f"--CourseDirectory.release_directory={release}", course=course)
+
+    # 1. the committed release is exactly what nbgrader generates now
+    committed = ROOT / "assignments" / aid
+    fresh = sorted(p.relative_to(release / aid) for p in (release / aid).rglob("*") if p.is_file())
+    assert fresh == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file()), \
+        f"assignments/{aid} lists other files than a fresh release; run nbgrader generate_assignment {aid} --force"
+    for rel in fresh:
+        assert (release / aid / rel).read_bytes() == (committed / rel).read_bytes(), \
+            f"assignments/{aid}/{rel} is stale; run: nbgrader generate_assignment {aid} --force"
+
+    # 2. no solution or hidden-test text in the release
+    for src in (ROOT / "solutions" / aid).glob("*.ipynb"):
+        text = (committed / src.name).read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        leaked = [line for line in protected_lines(src) if line in text]
+        assert not leaked, f"release of {aid} contains protected lines: {leaked[:3]}"
+
+    # 3. four submissions, autograded
+    wrong, shortcut = load_submissions(aid)
+    submitted = course / "submitted"
+    shutil.copytree(ROOT / "solutions" / aid, submitted / "solution" / aid)
+    shutil.copytree(committed, submitted / "blank" / aid)
+    for src in committed.glob("*.ipynb"):
+        fill(src, wrong, submitted / "wrong" / aid / src.name)
+        fill(src, shortcut, submitted / "shortcut" / aid / src.name)
+    nbgrader("autograde", aid, "--force", course=course)
+
+    scores = {s: autograded_scores(course / "gradebook.db", aid, s) for s in ("solution", "blank", "wrong", "shortcut")}
+    summary = {s: v[0] for s, v in scores.items()}
+    auto_max = scores["solution"][1]
+    print(f"{aid}: autograded max {auto_max}: " + json.dumps(summary))
+    assert summary["solution"] == auto_max, f"solution lost points: {scores['solution'][2]}"
+    assert summary["blank"] == 0, f"untouched release scored: {scores['blank'][2]}"
+    assert 0 < summary["wrong"] < auto_max, f"wrong submission not strictly between: {scores['wrong'][2]}"
+    assert summary["shortcut"] == 0, f"shortcut submission scored: {scores['shortcut'][2]}"
