@@ -89,6 +89,11 @@ class CheckpointCache:
                 return payload["state"], payload["extra"]
         state, extra = build()
         if self.enabled:
+            # another process may have finished the same recipe meanwhile: keep the first entry, so every
+            # reader of this recipe sees the same weights
+            payload = self.load(kind, recipe)
+            if payload is not None:
+                return payload["state"], payload["extra"]
             self.save(kind, recipe, state, extra)
         return state, extra
 

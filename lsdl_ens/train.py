@@ -5,7 +5,9 @@ fractional epoch, totals), so per-iteration schedules (SSE, FGE, cSGLD) and per-
 Callbacks see every step and every epoch end: SWA/SWAG/FGE/SSE collectors hook in there.
 
 Reproducibility: `fit(seed=s)` seeds torch's global RNG (initialisation of anything created inside, dropout) and
-the data order and augmentation of every epoch; on CPU the same call gives the same weights bit for bit.
+the data order and augmentation of every epoch; on CPU the same call with the same number of threads
+(`torch.get_num_threads()`) gives the same weights bit for bit. Other thread counts sum in another order and
+differ in the last bits, which training amplifies into small differences of the final accuracy.
 """
 
 from __future__ import annotations

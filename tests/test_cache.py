@@ -72,3 +72,15 @@ def test_writes_are_atomic_no_temp_files_left(tmp_path):
     for i in range(3):
         cache.save("t", {"k": i}, {"w": torch.ones(1)})
     assert sorted(p.suffix for p in (tmp_path / "t").iterdir()) == [".pt"] * 3
+
+
+def test_first_finished_entry_wins(tmp_path):
+    cache = CheckpointCache(tmp_path)
+
+    def build_while_another_process_finishes():
+        cache.save("t", {"k": 1}, {"w": torch.ones(1)})  # the other process's result lands first
+        return {"w": torch.zeros(1)}, {}
+
+    state, _ = cache.get_or_create("t", {"k": 1}, build_while_another_process_finishes)
+    assert torch.equal(state["w"], torch.ones(1))
+    assert torch.equal(cache.load("t", {"k": 1})["state"]["w"], torch.ones(1))
