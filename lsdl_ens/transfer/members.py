@@ -1,0 +1,109 @@
+"""Local and Global Deep Ensembles in transfer learning, and cached predictions of any member.
+
+* **Local DE**: M fine-tunings of *one* pre-trained backbone (`pretrain_recipe(profile, backbone_seed)`) that differ
+  only in the fine-tuning seed (data order, augmentation; the head comes from the linear probe, as in
+  `finetune_recipe`). Cheap: one pre-training.
+* **Global DE**: one fine-tuning per *independently pre-trained* backbone (pre-training seeds 0 .. M - 1). Costs M
+  pre-trainings, and its members sit in different pre-train basins, so they are more diverse.
+
+Member 0 of both is the same run (`finetune_recipe(profile, backbone_seed=0, seed=0)`), which is also model 1 of
+SSE/StarSSE (`lsdl_ens.transfer.cycles`).
+
+Reference: Sadrtdinov et al., NeurIPS 2023, https://arxiv.org/abs/2303.03374; isadrtdinov/ens-for-transfer
+@8984ccc: ``scripts/*_baseline.py`` (5 checkpoints x 5 seeds give both ensembles).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from ..cache import default_cache
+from ..profiles import Profile, get_profile
+from ..recipes import finetune_recipe, profile_transfer
+from ..train import predict_probs
+
+__all__ = ["local_de_recipes", "global_de_recipes", "backbone_of", "member_probs", "pretrain_cost"]
+
+
+def _profile(profile) -> Profile:
+    return profile if isinstance(profile, Profile) else get_profile(profile)
+
+
+def local_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, *, backbone_seed: int = 0,
+                     **overrides) -> list[dict]:
+    """Fine-tuning recipes of a Local DE: one backbone, fine-tuning seeds 0 .. M - 1 (M: profile.ensemble_size)."""
+    p = _profile(profile)
+    n = p.ensemble_size if n_members is None else n_members
+    if n < 1:
+        raise ValueError(f"n_members must be >= 1; got {n}")
+    return [finetune_recipe(p, backbone_seed=backbone_seed, seed=s, **overrides) for s in range(n)]
+
+
+def global_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, **overrides) -> list[dict]:
+    """Fine-tuning recipes of a Global DE: backbone (pre-training) seeds 0 .. M - 1, fine-tuning seed 0 each."""
+    p = _profile(profile)
+    n = p.ensemble_size if n_members is None else n_members
+    if n < 1:
+        raise ValueError(f"n_members must be >= 1; got {n}")
+    return [finetune_recipe(p, backbone_seed=b, seed=0, **overrides) for b in range(n)]
+
+
+def backbone_of(recipe: dict) -> dict | None:
+    """The pre-training recipe a member descends from (follows cycle members back to model 1)."""
+    while "cycle" in recipe:
+        recipe = recipe["first"]
+    return recipe["init"]["recipe"] if recipe.get("init") else None
+
+
+def pretrain_cost(recipes) -> dict:
+    """Training cost of an ensemble in images seen: distinct pre-trainings plus fine-tunings/cycles."""
+    backbones, pre, fine = set(), 0, 0
+    for r in recipes:
+        bb = backbone_of(r)
+        key = repr(sorted(bb.items())) if bb else None
+        if bb and key not in backbones:
+            backbones.add(key)
+            pre += bb["epochs"] * (bb["data"]["n_source"] or 25_000)
+        if "cycle" in r:
+            fine += r["cycle"]["epochs"] * r["first"]["data"]["n_target"]
+        else:
+            fine += r["epochs"] * r["data"]["n_target"]
+    return {"pretrain_images": pre, "finetune_images": fine, "n_backbones": len(backbones)}
+
+
+@lru_cache(maxsize=4)
+def _split(profile_name: str):
+    return profile_transfer(get_profile(profile_name))
+
+
+def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=None, device=None,
+                 progress: bool | None = None) -> dict:
+    """Softmax probabilities of one member on the target validation and test sets: ``{"val", "test"}`` (cached,
+    kind "transfer_probs"; trains the member on a miss)."""
+    from .cycles import load_member
+
+    p = _profile(profile)
+    cache = cache or default_cache()
+    key = {"member": recipe, "eval": {"profile": p.name, "n_target": p.n_target, "n_test": p.n_test}}
+
+    def build():
+        split = _split(p.name)
+        model = load_member(recipe, cache=cache, device=device, progress=progress)
+        return {"val": predict_probs(model, split.target_val, device=device),
+                "test": predict_probs(model, split.target_test, device=device)}, {}
+
+    state, _ = cache.get_or_create("transfer_probs", key, build)
+    return {k: v.float() for k, v in state.items()}
+
+
+def labels(profile: Profile | str | None = None) -> dict:
+    """``{"val", "test"}`` labels of the target sets of `profile`."""
+    split = _split(_profile(profile).name)
+    return {"val": split.target_val.labels, "test": split.target_test.labels}
+
+
+def stack_probs(recipes, profile=None, which: str = "test", **kw) -> torch.Tensor:
+    """[M, N, C] probabilities of several members."""
+    return torch.stack([member_probs(r, profile, **kw)[which] for r in recipes])
