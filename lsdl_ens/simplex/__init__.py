@@ -1,0 +1,18 @@
+"""Loss-surface simplexes (Benton et al. 2021): SPRO grows a simplex of low-loss weights around one trained
+network, one vertex at a time; ESPRO ensembles several such simplexes.
+
+| name | module |
+|---|---|
+| `cayley_menger_volume`, `dirichlet_weights`, `barycentric_grid` | `volume.py` |
+| `SimplexModel` | `model.py` |
+| `train_vertex`, `spro_recipe`, `train_spro` | `training.py` |
+| `simplex_predict`, `espro_predict`, `simplex_grid` | `evaluation.py` |
+"""
+
+from .evaluation import espro_predict, simplex_grid, simplex_predict
+from .model import SimplexModel
+from .training import SPRO_SIZES, spro_recipe, train_spro, train_vertex
+from .volume import barycentric_grid, cayley_menger_volume, dirichlet_weights
+
+__all__ = ["SPRO_SIZES", "SimplexModel", "barycentric_grid", "cayley_menger_volume", "dirichlet_weights",
+           "espro_predict", "simplex_grid", "simplex_predict", "spro_recipe", "train_spro", "train_vertex"]

@@ -1,0 +1,157 @@
+"""SPRO training: grow a simplex around a trained network, one vertex at a time.
+
+Each new vertex starts at the centroid of the existing (frozen) ones and is trained by SGD (momentum 0.9, weight
+decay on the vertex, cosine learning rate) on
+
+    loss = sum_{s=1..S} CE(phi_s(x), y) - lambda_k log(Vol^2 + 1e-4),     phi_s = sum_j alpha_sj v_j,
+    alpha_s ~ Dirichlet(1),  lambda_k = max(lam / log(Vol^2_rand,k + 1e-4), 1e-8),
+
+where Vol^2 is the Cayley-Menger squared volume of the current simplex and Vol^2_rand,k that of a simplex of
+k randomly initialised networks of the same architecture. In train mode BN uses each point's batch statistics.
+
+Reference: g-benton/loss-surface-simplexes@0f55807: simplex/utils.py (``train_epoch_volume``),
+experiments/vgg-cifar10/simplex_trainer.py. The reference sums the S = 5 cross-entropies (its ``.div`` is not in
+place), ``reduce="sum"`` reproduces that. Deviations: S and the epochs per vertex come from the run profile
+(``SPRO_SIZES``); the reference's net is VGG16 without BN, ours may have BN (recomputed per point at evaluation).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.base import init_weights
+from ..schedules import cosine_lr
+from .model import SimplexModel
+from .volume import cayley_menger_volume
+
+__all__ = ["SPRO_SIZES", "random_log_volume", "train_vertex", "spro_recipe", "train_spro"]
+
+#: Extra sizes per profile: vertices in total (v_0 included), epochs per new vertex, points per batch. The cpu row
+#: costs 1B (base) + 2 vertices x 3 epochs x 2 points = 2B of forward/backward passes, the chapter's equal budget.
+#: n_points: simplex points per ensemble; grid: barycentric grid resolution of the loss plot (evaluation only).
+SPRO_SIZES = {
+    "smoke": {"n_vertices": 3, "epochs": 1, "n_samples": 2, "lr": 0.01, "lam": 1e-6, "n_points": 3, "grid": 2},
+    "cpu": {"n_vertices": 3, "epochs": 3, "n_samples": 2, "lr": 0.01, "lam": 1e-6, "n_points": 10, "grid": 5},
+    "gpu": {"n_vertices": 4, "epochs": 10, "n_samples": 5, "lr": 0.01, "lam": 1e-6, "n_points": 20, "grid": 8},
+}
+
+
+def random_log_volume(model: nn.Module, n_vertices: int, seed: int = 0) -> float:
+    """log Vol^2 of a simplex of ``n_vertices`` freshly initialised copies of ``model``'s architecture."""
+    flats = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in range(n_vertices):
+            fresh = copy.deepcopy(model)
+            for m in fresh.modules():
+                if hasattr(m, "reset_parameters"):
+                    m.reset_parameters()
+            init_weights(fresh)
+            flats.append(torch.cat([p.detach().reshape(-1) for p in fresh.parameters()]))
+    return float(cayley_menger_volume(torch.stack(flats), log=True))
+
+
+def train_vertex(simplex: SimplexModel, data, *, epochs: int, lr: float = 0.01, weight_decay: float = 5e-4,
+                 lam: float = 1e-6, n_samples: int = 5, reduce: str = "sum", seed: int = 0, batch_size: int = 128,
+                 device=None, progress: bool | None = None):
+    """Train the simplex's trainable vertex (the last one added) with the SPRO objective; returns the `History`.
+
+    Args:
+        data: an ``ImageSet`` (shuffled, augmented batches) or a ``BatchLoader``.
+        lam: LMBD of the reference (1e-6 in its README for ESPRO); lambda_k = max(lam / log(Vol^2_rand + 1e-4), 1e-8).
+        n_samples: points drawn per batch; ``reduce`` "sum" (reference) or "mean" over their cross-entropies.
+    """
+    from ..train import fit
+
+    if reduce not in ("sum", "mean"):
+        raise ValueError(f"reduce must be 'sum' or 'mean'; got {reduce!r}")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1; got {n_samples}")
+    params = simplex.trainable_parameters()
+    if not params:
+        raise ValueError("the simplex has no trainable vertex; call simplex.add_vertex() first")
+    log_rand = random_log_volume(simplex.base, simplex.n_vertices, seed)
+    denom = math.log(math.exp(log_rand) + 1e-4) if log_rand < 700 else log_rand
+    lam_k = max(lam / denom, 1e-8) if denom > 0 else 1e-8
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+
+    def step_fn(model, batch, opt, step):
+        x, y = batch
+        losses, correct = [], 0
+        for _ in range(n_samples):
+            logits = model(x, model.sample_point(gen))
+            losses.append(F.cross_entropy(logits, y))
+            correct = correct + (logits.argmax(1) == y).sum()
+        ce = torch.stack(losses).sum() if reduce == "sum" else torch.stack(losses).mean()
+        loss = ce - lam_k * torch.log(model.volume() + 1e-4).to(ce.dtype)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return torch.stack(losses).mean().detach(), torch.div(correct, n_samples, rounding_mode="floor"), len(y)
+
+    history = fit(simplex, data, epochs=epochs, optimizer=optimizer, seed=seed, batch_size=batch_size,
+                  lr_schedule=lambda s: cosine_lr(s.epoch_float, epochs, lr), train_step=step_fn, device=device,
+                  progress=progress, desc=f"SPRO vertex {simplex.n_vertices - 1}")
+    for p in params:
+        p.grad = None
+    return history
+
+
+def spro_recipe(profile=None, seed: int = 0, **sizes) -> dict:
+    """Recipe of a SPRO simplex grown from the profile's standard model of ``seed`` (``SPRO_SIZES``, overridable)."""
+    from ..profiles import Profile, get_profile
+    from ..recipes import standard_recipe
+
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    cfg = {**SPRO_SIZES[p.name], **sizes}
+    return {"base": standard_recipe(p, seed), "n_vertices": cfg["n_vertices"], "epochs": cfg["epochs"],
+            "n_samples": cfg["n_samples"], "lr": cfg["lr"], "lam": cfg["lam"], "weight_decay": p.weight_decay,
+            "reduce": "sum", "batch_size": p.batch_size, "seed": seed}
+
+
+def train_spro(recipe: dict, *, cache=None, device=None, progress: bool | None = None):
+    """Grow (or load from the checkpoint cache) the simplex of a ``spro_recipe``.
+
+    Returns ``(simplex, info)`` with ``info = {"log_volume": [log Vol^2 after each vertex], "histories": [...]}``;
+    the base network v_0 comes from ``lsdl_ens.recipes.train(recipe["base"])``.
+    """
+    from ..cache import default_cache
+    from ..recipes import _loader_data, train
+    from ..train import default_device
+
+    cache = cache or default_cache()
+    device = torch.device(device) if device is not None else default_device()
+    base_model, _ = train(recipe["base"], cache=cache, device=device, progress=progress)
+
+    def build():
+        simplex = SimplexModel(base_model, seed=recipe["seed"]).to(device)
+        histories, volumes = [], []
+        loader = _loader_data(recipe["base"])
+        for k in range(1, recipe["n_vertices"]):
+            simplex.add_vertex("centroid")
+            h = train_vertex(simplex, loader, epochs=recipe["epochs"], lr=recipe["lr"],
+                             weight_decay=recipe["weight_decay"], lam=recipe["lam"], n_samples=recipe["n_samples"],
+                             reduce=recipe["reduce"], seed=recipe["seed"] * 1000 + k, device=device,
+                             progress=progress)
+            histories.append(h.as_dict())
+            volumes.append(float(simplex.volume(log=True)))
+        state = {f"v{j}.{name}": t.detach().cpu() for j in range(1, simplex.n_vertices)
+                 for name, t in simplex.vertex(j).items()}
+        return state, {"histories": histories, "log_volume": volumes}
+
+    state, extra = cache.get_or_create("spro", recipe, build)
+    simplex = SimplexModel(base_model, seed=recipe["seed"]).to(device)
+    for j in range(1, recipe["n_vertices"]):
+        simplex.add_vertex("centroid")
+        with torch.no_grad():
+            for name, p in simplex.vertex(j).items():
+                p.copy_(state[f"v{j}.{name}"].to(p.device))
+    for p in simplex.vertices.parameters():
+        p.requires_grad_(False)
+    return simplex, extra
