@@ -1,0 +1,221 @@
+"""SGD, Lookahead, Lookaround and SWA at matched compute on multi-view CIFAR-10 batches (cached runs).
+
+As in the Lookaround paper's Table 1 ("trained for same amount of time"), every method sees the same loader, which
+returns d = 3 augmented views of each batch, and takes one optimizer step per view (`multiview_step`): d steps
+per batch for all methods. Only the optimizer differs:
+    sgd:        SGD, momentum 0.9, weight decay, cosine learning rate to 0.
+    lookahead:  `Lookahead(SGD, k, alpha)` with the same inner optimizer and schedule; evaluated at the slow weights.
+    lookaround: `Lookaround(n_heads=d, k)` with the same hyperparameters; evaluated at the mean of the heads.
+    swa:        SGD with the SWA schedule (constant, then linear decay to swa_lr), weights averaged at the end of
+                every epoch from `swa_start` on; BN recomputed for the average (`update_bn`).
+After every epoch a callback records the evaluation weights' test accuracy and loss and their (clean, unaugmented)
+training loss on a fixed subset. BN: running statistics as trained (shared by Lookaround's heads, fast-weight
+statistics for Lookahead), except SWA's average, which needs `update_bn`.
+
+Sizes per profile (``OPT_SIZES``): n_train (class-balanced subset of the profile's training split), epochs.
+    smoke: 256 images, 2 epochs | cpu: 4,000 images, 4 epochs (3 views: 48k image-steps per method) |
+    gpu: the profile's training split, 30 epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from ..bn import update_bn
+from ..cache import default_cache
+from ..data import BatchLoader
+from ..data.splits import balanced_subset
+from ..models import build_model
+from ..profiles import Profile, get_profile
+from ..recipes import cifar10_splits
+from ..schedules import make_schedule
+from ..state import average
+from ..train import Callback, default_device, evaluate, fit
+from .lookahead import Lookahead
+from .lookaround import Lookaround, multiview_step
+
+__all__ = ["OPT_SIZES", "PLANE_SIZES", "METHODS", "optimizer_recipe", "train_optimizer", "evaluation_weights",
+           "lookahead_plane"]
+
+OPT_SIZES = {"smoke": {"n_train": 256, "epochs": 2}, "cpu": {"n_train": 4000, "epochs": 4},
+             "gpu": {"n_train": None, "epochs": 30}}
+METHODS = ("sgd", "lookahead", "lookaround", "swa")
+
+
+def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
+    """The recipe of one matched-compute run (JSON dict)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    sizes = OPT_SIZES.get(p.name, OPT_SIZES["cpu"])
+    epochs = sizes["epochs"]
+    recipe = {"method": method, "model": p.model, "n_train": sizes["n_train"],
+              "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test}, "epochs": epochs,
+              "lr": p.lr, "momentum": 0.9, "weight_decay": p.weight_decay, "batch_size": p.batch_size, "views": 3,
+              "k": 5, "alpha": 0.5, "swa_start": max(1, round(2 * epochs / 3)), "swa_lr": p.lr / 5,
+              "n_eval_train": 2000, "seed": seed}
+    unknown = sorted(set(overrides) - set(recipe))
+    if unknown:
+        raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
+    recipe.update(overrides)
+    return recipe
+
+
+@contextlib.contextmanager
+def evaluation_weights(model, optimizer, swa_state=None, bn_batches=None):
+    """Context: the model holds the weights a method is evaluated at (slow / head mean / SWA average + BN)."""
+    if isinstance(optimizer, Lookahead):
+        with optimizer.swap_to_slow():
+            yield model
+    elif isinstance(optimizer, Lookaround):
+        with optimizer.swap_to_average():
+            yield model
+    elif swa_state is not None:
+        backup = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(swa_state)
+        update_bn(model, bn_batches)
+        try:
+            yield model
+        finally:
+            model.load_state_dict(backup)
+    else:
+        yield model
+
+
+class _Recorder(Callback):
+    def __init__(self, recipe, test, train_eval, bn_batches):
+        self.recipe, self.test, self.train_eval, self.bn_batches = recipe, test, train_eval, bn_batches
+        self.swa_states, self.rows = [], []
+
+    def swa_state(self):
+        return average(self.swa_states) if self.swa_states else None
+
+    def on_epoch_end(self, model, optimizer, step, history):
+        epoch = step.epoch + 1
+        if self.recipe["method"] == "swa" and epoch >= self.recipe["swa_start"]:
+            self.swa_states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        with evaluation_weights(model, optimizer, self.swa_state(), self.bn_batches):
+            te, tr = evaluate(model, self.test), evaluate(model, self.train_eval)
+        self.rows.append({"epoch": epoch, "test_accuracy": te["accuracy"], "test_loss": te["loss"],
+                          "train_loss": tr["loss"], "train_accuracy": tr["accuracy"]})
+
+
+def _optimizer(recipe, model):
+    m, wd, lr = recipe["momentum"], recipe["weight_decay"], recipe["lr"]
+    if recipe["method"] == "lookaround":
+        return Lookaround(model.parameters(), lr=lr, n_heads=recipe["views"], k=recipe["k"], momentum=m,
+                          weight_decay=wd)
+    sgd = torch.optim.SGD(model.parameters(), lr=lr, momentum=m, weight_decay=wd)
+    return Lookahead(sgd, k=recipe["k"], alpha=recipe["alpha"]) if recipe["method"] == "lookahead" else sgd
+
+
+def train_optimizer(recipe: dict, *, cache=None, device=None, progress: bool | None = None):
+    """Run (or load) one matched-compute run. Returns (model holding the evaluation weights, info) with
+    info = {"epochs": per-epoch rows of test/train accuracy and loss, "history": fit's history,
+    "final": test accuracy/loss of the final evaluation weights with BN recomputed}."""
+    cache = cache or default_cache()
+    device = torch.device(device) if device is not None else default_device()
+    d = recipe["data"]
+    train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+    if recipe["n_train"] is not None and recipe["n_train"] < len(train):
+        train = balanced_subset(train, recipe["n_train"], seed=11)
+    train_eval = balanced_subset(train, min(recipe["n_eval_train"], len(train)), seed=12)
+
+    def build():
+        torch.manual_seed(recipe["seed"])
+        model = build_model(recipe["model"]).to(device)
+        bn_batches = list(BatchLoader(train, 256, shuffle=True, augment=True, seed=99, device=device))[:8]
+        recorder = _Recorder(recipe, test, train_eval, bn_batches)
+        opt = _optimizer(recipe, model)
+        if recipe["method"] == "swa":
+            schedule = make_schedule("swa", epochs=recipe["epochs"], lr=recipe["lr"], swa_lr=recipe["swa_lr"],
+                                     swa_start=recipe["swa_start"])
+        else:
+            schedule = make_schedule("cosine", epochs=recipe["epochs"], lr=recipe["lr"])
+        loader = BatchLoader(train, recipe["batch_size"], shuffle=True, augment=True, views=recipe["views"],
+                             drop_last=True, seed=recipe["seed"])
+        history = fit(model, loader, epochs=recipe["epochs"], optimizer=opt, lr_schedule=schedule,
+                      train_step=multiview_step, callbacks=[recorder], seed=recipe["seed"], device=device,
+                      progress=progress, desc=recipe["method"])
+        with evaluation_weights(model, opt, recorder.swa_state(), bn_batches):
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        final_model = build_model(recipe["model"]).to(device)
+        final_model.load_state_dict(state)
+        update_bn(final_model, bn_batches)
+        final = evaluate(final_model, test)
+        return state, {"epochs": recorder.rows, "history": history.as_dict(),
+                       "final": {"test_accuracy_bn": final["accuracy"], "test_loss_bn": final["loss"]}}
+
+    state, info = cache.get_or_create("optim_compare", recipe, build)
+    model = build_model(recipe["model"])
+    model.load_state_dict(state)
+    return model.to(device), info
+
+
+PLANE_SIZES = {"smoke": {"grid": 4, "n_eval": 200}, "cpu": {"grid": 9, "n_eval": 1000},
+               "gpu": {"grid": 15, "n_eval": 2000}}
+
+
+def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: float = 0.5, *, cache=None,
+                    device=None, progress: bool | None = None) -> dict:
+    """One Lookahead outer iteration drawn on the test-accuracy surface (Zhang et al. 2019, Fig. 1), cached.
+
+    From the trained Lookahead run of `optimizer_recipe("lookahead", profile)`, take k inner SGD steps (lr of the
+    profile, momentum 0.9) on augmented training batches; the plane passes through the first, middle and last
+    fast weights; the slow update phi + alpha (theta_k - phi) lies on it. BN statistics are recomputed at every
+    grid point (2 training batches). Sizes (``PLANE_SIZES``): grid points per axis and test images.
+
+    Returns:
+        {"xs", "ys", "accuracy" [G, G] (test, %), "fast" [k + 1, 2] projected fast weights, "slow" [2, 2]
+        (phi_t, phi_t+1), "acc_fast_end", "acc_slow_new", "acc_start"}.
+    """
+    from ..landscape import plane_basis, plane_grid, project
+    from ..landscape.plane import plane_point
+    from ..state import parameter_keys
+
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    sizes = PLANE_SIZES.get(p.name, PLANE_SIZES["cpu"])
+    base = optimizer_recipe("lookahead", p)
+    recipe = {"run": base, "k": k, "alpha": alpha, **sizes}
+    cache = cache or default_cache()
+    device = torch.device(device) if device is not None else default_device()
+
+    def build():
+        model, _ = train_optimizer(base, cache=cache, device=device, progress=progress)
+        d = base["data"]
+        train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+        test = balanced_subset(test, sizes["n_eval"], seed=13)
+        batches = list(BatchLoader(train, base["batch_size"], shuffle=True, augment=True, seed=5, device=device))
+        bn_batches = batches[:2]
+        sgd = torch.optim.SGD(model.parameters(), lr=base["lr"], momentum=0.9, weight_decay=base["weight_decay"])
+        states = [{n: v.detach().clone() for n, v in model.state_dict().items()}]
+        model.train()
+        for x, y in batches[2:2 + k]:
+            sgd.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            sgd.step()
+            states.append({n: v.detach().clone() for n, v in model.state_dict().items()})
+        keys = parameter_keys(model)
+        slow_new = {n: (states[0][n] + alpha * (states[-1][n] - states[0][n])) if n in keys else states[-1][n]
+                    for n in states[0]}
+        basis = plane_basis(states[0], states[k // 2], states[-1], keys=keys)
+        grid = plane_grid(model, basis, test, bn_data=bn_batches, grid=sizes["grid"], margin=0.3,
+                          progress=progress)
+
+        def acc(state):
+            x0, y0 = project(state, basis)
+            model.load_state_dict(plane_point(basis, x0, y0))
+            update_bn(model, bn_batches)
+            return 100 * evaluate(model, test)["accuracy"]
+
+        out = {"xs": torch.tensor(grid["xs"]), "ys": torch.tensor(grid["ys"]),
+               "accuracy": torch.tensor(100 * (1 - grid["error"])),
+               "fast": torch.tensor([project(s, basis) for s in states]),
+               "slow": torch.tensor([project(states[0], basis), project(slow_new, basis)])}
+        extra = {"acc_start": acc(states[0]), "acc_fast_end": acc(states[-1]), "acc_slow_new": acc(slow_new)}
+        return out, extra
+
+    state, extra = cache.get_or_create("lookahead_plane", recipe, build)
+    return {**{k2: v.numpy() for k2, v in state.items()}, **extra}
