@@ -279,3 +279,25 @@ def test_feature_l2_and_stage_similarity():
         xs = torch.cat([x for x, _ in image_batches(data, batch_size=16)])
         pool_a, pool_b = model_a.features(xs), model_b.features(xs)
     assert different["cka"][-1] == pytest.approx(linear_cka(pool_a, pool_b), rel=1e-6)
+
+
+def test_train_curve_step_is_sgd_on_ce_plus_weight_decay_of_the_curve_point(ring_task):
+    """One batch, one epoch: the bend moves by -lr * d/dtheta [CE(w(t)) + wd/2 ||w(t)||^2] with the t the seeded
+    generator draws (first momentum step = plain gradient step); ends stay fixed."""
+    model_a, model_b, batches = ring_task
+    a, b = model_a.state_dict(), model_b.state_dict()
+    lr, wd, seed = 0.1, 0.05, 3
+    curve = CurveModel(model_a, a, b, kind="bezier", n_bends=1)
+    theta = {k: v.detach().clone().requires_grad_(True) for k, v in curve.control_point(1).items()}
+    t = torch.rand((), generator=torch.Generator().manual_seed(seed)).item()
+    x, y = batches[0]
+    w_t = {k: (1 - t) ** 2 * a[k] + 2 * t * (1 - t) * theta[k] + t ** 2 * b[k] for k in theta}
+    loss = F.cross_entropy(torch.func.functional_call(model_a, w_t, (x,)), y)
+    loss = loss + 0.5 * wd * sum(v.pow(2).sum() for v in w_t.values())
+    grads = torch.autograd.grad(loss, list(theta.values()))
+    train_curve(curve, [batches[0]], epochs=1, lr=lr, weight_decay=wd, seed=seed)
+    for (name, before), grad in zip(theta.items(), grads):
+        torch.testing.assert_close(curve.control_point(1)[name].detach(), before.detach() - lr * grad,
+                                   rtol=1e-5, atol=1e-6)
+    assert all(torch.equal(curve.control_point(0)[k], a[k]) for k in theta)
+    assert all(torch.equal(curve.control_point(2)[k], b[k]) for k in theta)

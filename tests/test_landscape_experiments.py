@@ -1,0 +1,102 @@
+"""Tests for lsdl_ens.landscape.experiments: spawning reproduces the parent run bit for bit, the offset loader, the
+evaluation protocol and the sizes table. Synthetic images stand in for CIFAR-10 (monkeypatched data functions), a
+tiny VGG for the profile's model, and a private cache."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+import lsdl_ens.recipes
+from lsdl_ens.data import TARGET_CLASSES, ImageSet
+from _tiny import blob_images, one_thread  # noqa: F401
+from lsdl_ens.landscape import experiments as E
+from lsdl_ens.profiles import PROFILES
+from lsdl_ens.recipes import standard_recipe, train
+
+
+@pytest.fixture
+def synthetic(monkeypatch):
+    """Replace the CIFAR-10 splits by small synthetic 32x32 sets (train 300, test 400; target: 5 classes)."""
+    train_set, test_set = blob_images(n=300, size=32, seed=1), blob_images(n=400, size=32, seed=2)
+    target_train, target_test = (ImageSet(d.images, d.labels, TARGET_CLASSES)
+                                 for d in (blob_images(n=100, size=32, num_classes=5, seed=3),
+                                           blob_images(n=200, size=32, num_classes=5, seed=4)))
+    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
+    monkeypatch.setattr(E, "training_set", lambda data: train_set)
+    monkeypatch.setattr(E, "profile_data", lambda p: (train_set, None, test_set))
+    monkeypatch.setattr(E, "profile_transfer",
+                        lambda p: SimpleNamespace(target_train=target_train, target_test=target_test))
+    return train_set
+
+
+def tiny_recipe(seed=0, epochs=2):
+    return standard_recipe("smoke", seed, model_kw={"widths": [4, 8, 8, 8]}, epochs=epochs,
+                           data={"name": "cifar10", "n_train": 300, "n_val": 500, "n_test": 1000, "seed": 0})
+
+
+def _model_part(flat, k):
+    prefix = f"{k}.model."
+    return {name[len(prefix):]: v for name, v in flat.items() if name.startswith(prefix)}
+
+
+def test_sizes_table_covers_every_profile():
+    assert set(E.LANDSCAPE_SIZES) == set(PROFILES)
+    for name, sizes in E.LANDSCAPE_SIZES.items():
+        assert all(0 <= k < PROFILES[name].epochs for k in sizes["spawn_epochs"])
+        assert sizes["spawn_epochs"][0] == 0  # k = 0: same init, different data order
+
+
+def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_reproduces_it(tmp_cache, synthetic):
+    recipe = tiny_recipe()
+    parent = E._spawn_parent(recipe, (0, 1))
+    assert {name.split(".")[0] for name in parent} == {"0", "1", "2"}
+    assert not any(name.startswith("0.momentum") for name in parent)  # no step taken before epoch 0
+    assert any(name.startswith("1.momentum") for name in parent)
+    standard, _ = train(recipe, progress=False)  # the same recipe through lsdl_ens.recipes.train
+    final = _model_part(parent, 2)
+    for name, value in standard.state_dict().items():
+        torch.testing.assert_close(final[name], value, rtol=0, atol=0)
+    init = _model_part(parent, 0)
+    assert not torch.equal(init["head.weight"], final["head.weight"])
+    # a child restarting at epoch 1 with the parent's own data seed (weights + momentum restored) is the parent
+    same = E._spawn_child(recipe, (0, 1), 1, child_seed=recipe["seed"])
+    for name, value in final.items():
+        torch.testing.assert_close(same[name], value, rtol=0, atol=0)
+    other = E._spawn_child(recipe, (0, 1), 1, child_seed=7)
+    assert not torch.equal(other["head.weight"], final["head.weight"])
+
+
+def test_offset_loader_continues_the_epoch_numbering(synthetic):
+    from lsdl_ens.data import BatchLoader
+
+    data = synthetic
+    plain = BatchLoader(data, 64, shuffle=True, augment=True, seed=3)
+    shifted = E._OffsetLoader(data, 64, shuffle=True, augment=True, seed=3, offset=2)
+    for (xa, ya), (xb, yb) in zip(plain.iterate(epoch=2), shifted.iterate(epoch=0)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_argument_checks():
+    with pytest.raises(ValueError, match="kind must be 'bezier' or 'polychain'"):
+        E.curve_recipe("smoke", "spline")
+    with pytest.raises(ValueError, match="unknown curve recipe field"):
+        E.curve_recipe("smoke", lr_max=1)
+    with pytest.raises(ValueError, match="spawn_epochs must be integers"):
+        E.spawn_experiment("smoke", spawn_epochs=(0, 99))
+    with pytest.raises(ValueError, match="third must be 'seed2' or 'bezier'"):
+        E.plane_results("smoke", third="seed3")
+    with pytest.raises(ValueError, match="domain must be 'cifar10' or 'target'"):
+        E.landscape_data("smoke", domain="svhn")
+
+
+def test_landscape_data_protocol(synthetic):
+    data = E.landscape_data("smoke")
+    sizes = E.landscape_sizes("smoke")
+    assert len(data["eval"]) == min(sizes["n_eval"], 400) and len(data["train_eval"]) == min(sizes["n_train_eval"], 300)
+    assert len(data["bn"]) == min(PROFILES["smoke"].n_bn_batches, -(-300 // PROFILES["smoke"].batch_size))
+    assert data["bn"][0][0].shape == (PROFILES["smoke"].batch_size, 3, 32, 32)
+    assert np.bincount(data["eval"].labels.numpy()).std() == 0  # class balanced
+    target = E.landscape_data("smoke", domain="target")
+    assert set(target["eval"].labels.tolist()) == set(range(5))
