@@ -47,3 +47,23 @@ def test_cosine_and_named_schedules():
     assert make_schedule("sse", epochs=10, lr=1.0, n_cycles=2)(step) == pytest.approx(sse_lr(30, 100, 2, 1.0))
     with pytest.raises(ValueError, match="unknown schedule"):
         make_schedule("warp", epochs=1, lr=1.0)
+
+
+def test_sse_with_fractional_cycles_and_fge_over_many_cycles():
+    total, cycles, lr_max = 1003, 7, 0.1
+    c = total / cycles
+    for it in range(total):
+        pos = it - math.floor(it / c) * c
+        assert sse_lr(it, total, cycles, lr_max) == pytest.approx(lr_max / 2 * (1 + math.cos(math.pi * pos / c)),
+                                                                  abs=1e-12)
+    starts = [math.ceil(j * c) for j in range(cycles)]
+    assert all(sse_lr(s, total, cycles, lr_max) > 0.99 * lr_max for s in starts)
+    c, l1, l2 = 46, 0.01, 0.0005
+    lrs = [fge_lr(it, c, l1, l2) for it in range(10 * c)]
+    assert min(lrs) == pytest.approx(l2) and max(lrs) == pytest.approx(l1)
+    assert [i for i, v in enumerate(lrs) if v == pytest.approx(l2)] == list(range(c // 2, 10 * c, c))
+    step = TrainStep(iteration=130, epoch=2, batch=30, iterations_per_epoch=50, epochs=10)
+    assert make_schedule("fge", epochs=10, lr=l1, cycle_epochs=2, lr_2=l2)(step) == pytest.approx(
+        fge_lr(130, 100, l1, l2))
+    with pytest.raises(ValueError, match="cycle_iterations"):
+        fge_lr(0, 1, l1, l2)
