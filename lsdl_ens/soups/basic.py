@@ -1,0 +1,193 @@
+"""Uniform and greedy soups, the greedy ensemble, and an ``evaluate(state)`` factory for held-out selection.
+
+References:
+    Wortsman et al., "Model soups: averaging weights of multiple fine-tuned models improves accuracy without
+    increasing inference time", ICML 2022, https://arxiv.org/abs/2203.05482. Reference implementation:
+    mlfoundations/model-soups@d5398f1: main.py (uniform and greedy soup); branch ``ensemble``@b41026a (ensembles).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..bn import has_bn, update_bn
+from ..data import BatchLoader, ImageSet
+from ..state import StateDict, average, check_compatible
+from ..train import evaluate as evaluate_model
+from ..train import progress_enabled
+
+__all__ = ["uniform_soup", "greedy_soup", "greedy_ensemble", "state_evaluator"]
+
+_ACCEPT = ("geq", "gt")
+
+
+def _check_states(states) -> list[StateDict]:
+    states = list(states)
+    if not states:
+        raise ValueError("states is empty; pass the state dicts of at least one fine-tuned model")
+    check_compatible(states)  # names the first mismatched key and the state lacking it
+    return states
+
+
+def uniform_soup(states: Sequence[StateDict]) -> StateDict:
+    """The uniform soup theta = (1/N) sum_i theta_i over every floating state entry.
+
+    Non-floating entries (``num_batches_tracked``) are copied from ``states[0]``. BN running statistics are
+    averaged like everything else and do not belong to the averaged weights: call ``lsdl_ens.bn.update_bn``
+    before evaluating a BN model built from the soup.
+
+    Raises:
+        ValueError: ``states`` is empty, or the states differ in a key, shape or dtype (the message names the key).
+    """
+    return average(_check_states(states))
+
+
+def greedy_soup(states: Sequence[StateDict], evaluate: Callable[[StateDict], float], *, accept: str = "geq",
+                order: str = "score", scores: Sequence[float] | None = None,
+                progress: bool | None = None) -> tuple[StateDict, list[int]]:
+    """Greedy soup: add ingredients one by one, keeping each only if the held-out score does not decrease.
+
+    Algorithm (Wortsman et al. 2022, Alg. 1): sort the ingredients by their individual held-out score, best first
+    (``order="score"``; ties keep the lower index first), or keep the given order (``order="given"``, e.g. a
+    shuffled list for the "greedy soup, random order" ablation). The soup starts as the first ingredient. Each
+    next candidate i is tried as the equal-weight mean of the current ingredients plus i,
+    theta' = (n theta_soup + theta_i) / (n + 1), and accepted if evaluate(theta') >= best so far.
+
+    Tie rule: with ``accept="geq"`` (default, the paper's "does not decrease") a candidate whose soup scores
+    *exactly* the current best is accepted; ``accept="gt"`` requires a strict improvement, as in the reference
+    code (main.py). On small validation sets accuracies tie often, so the rule changes the soup.
+
+    Args:
+        states: the ingredients (state dicts of one architecture, fine-tuned from one starting point).
+        evaluate: ``evaluate(state) -> float``, higher is better, on held-out data (never the test set); for BN
+            nets it must recompute BN statistics, see ``state_evaluator``.
+        accept: "geq" or "gt" (the tie rule above).
+        order: "score" or "given".
+        scores: the individual scores, if already known (saves N evaluations); default evaluate each state.
+        progress: tqdm bar (default on unless ``LSDL_PROGRESS=0``).
+
+    Returns:
+        (soup state, chosen indices into ``states`` in the order they were added). BN statistics of the
+        returned state are the average of the ingredients': call ``update_bn`` before evaluating it.
+
+    Note:
+        Deviation: the tie rule is a parameter (the reference is strict ``>``, the paper ``>=``).
+    """
+    states = _check_states(states)
+    if accept not in _ACCEPT:
+        raise ValueError(f"accept must be 'geq' or 'gt'; got {accept!r}")
+    if order not in ("score", "given"):
+        raise ValueError(f"order must be 'score' or 'given'; got {order!r}")
+    show = progress_enabled(progress)
+    if scores is None:
+        scores = [float(evaluate(s)) for s in tqdm(states, desc="ingredients", disable=not show, leave=False)]
+    scores = [float(s) for s in scores]
+    if len(scores) != len(states):
+        raise ValueError(f"scores has {len(scores)} entries but there are {len(states)} states")
+    ranking = sorted(range(len(states)), key=lambda i: (-scores[i], i)) if order == "score" \
+        else list(range(len(states)))
+    chosen = [ranking[0]]
+    best = scores[ranking[0]]
+    soup = {k: v.detach().clone() for k, v in states[ranking[0]].items()}
+    for i in tqdm(ranking[1:], desc="greedy soup", disable=not show, leave=False):
+        candidate = average([states[j] for j in chosen + [i]])
+        score = float(evaluate(candidate))
+        if score > best or (accept == "geq" and score == best):
+            chosen.append(i)
+            best, soup = score, candidate
+    return soup, chosen
+
+
+def greedy_ensemble(probs, labels: torch.Tensor, *, accept: str = "geq", order: str = "score") -> list[int]:
+    """Greedy ensemble: the greedy-soup selection loop on output ensembles (Wortsman et al. 2022, Sec. 3).
+
+    Members are sorted by held-out accuracy (best first; ties keep the lower index), the ensemble starts with
+    the best, and each next member is kept if the accuracy of the mean of the kept members' probabilities does
+    not decrease (``accept="geq"``) or increases (``"gt"``).
+
+    Args:
+        probs: held-out probabilities, a tensor [M, N, C] or a list of M tensors [N, C].
+        labels: int64 [N].
+
+    Returns:
+        The chosen member indices in the order they were added.
+
+    Note:
+        Deviation: probabilities are averaged (the course's ensemble convention); the reference averages logits.
+    """
+    probs = torch.stack(list(probs)) if not torch.is_tensor(probs) else probs
+    if probs.dim() != 3 or probs.shape[0] < 1 or probs.shape[1] != len(labels):
+        raise ValueError(f"probs must be [M, N, C] with N = len(labels) = {len(labels)}; got {tuple(probs.shape)}")
+    if accept not in _ACCEPT:
+        raise ValueError(f"accept must be 'geq' or 'gt'; got {accept!r}")
+    if order not in ("score", "given"):
+        raise ValueError(f"order must be 'score' or 'given'; got {order!r}")
+    probs = probs.double()
+
+    def acc(p):
+        return (p.argmax(-1) == labels).double().mean().item()
+
+    scores = [acc(p) for p in probs]
+    ranking = sorted(range(len(scores)), key=lambda i: (-scores[i], i)) if order == "score" \
+        else list(range(len(scores)))
+    chosen, total = [ranking[0]], probs[ranking[0]].clone()
+    best = scores[ranking[0]]
+    for i in ranking[1:]:
+        score = acc((total + probs[i]) / (len(chosen) + 1))
+        if score > best or (accept == "geq" and score == best):
+            chosen.append(i)
+            total += probs[i]
+            best = score
+    return chosen
+
+
+def _bn_batches(bn_data):
+    if isinstance(bn_data, ImageSet):
+        loader = BatchLoader(bn_data, 128, shuffle=False, augment=False)
+        return lambda: loader.iterate(epoch=0)
+    if isinstance(bn_data, BatchLoader):
+        return lambda: bn_data.iterate(epoch=0)
+    if iter(bn_data) is bn_data:
+        raise ValueError("bn_data is a one-shot iterator but is read once per state; pass a list of batches, an "
+                         "ImageSet or a BatchLoader")
+    return lambda: iter(bn_data)
+
+
+def state_evaluator(model: nn.Module, eval_data, *, bn_data=None, num_bn_batches: int | None = None,
+                    metric: str = "accuracy", device=None) -> Callable[[StateDict], float]:
+    """An ``evaluate(state) -> float`` for ``greedy_soup`` and ``wise_ft_sweep``: load the state into a copy of
+    ``model``, recompute BN statistics on ``bn_data`` (``lsdl_ens.bn.update_bn``; the same batches every call),
+    and return the accuracy (``metric="accuracy"``) or minus the mean cross-entropy (``"neg_loss"``) on
+    ``eval_data``.
+
+    Args:
+        model: a template of the architecture (not modified).
+        eval_data: held-out ``ImageSet`` or unshuffled loader.
+        bn_data: training ``ImageSet``, ``BatchLoader`` (replayed at epoch 0) or list of batches; required when
+            the model has BN.
+        num_bn_batches: use only this many BN batches (default all).
+    """
+    if metric not in ("accuracy", "neg_loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'neg_loss'; got {metric!r}")
+    template = copy.deepcopy(model)
+    if device is not None:
+        template.to(device)
+    needs_bn = has_bn(template)
+    if needs_bn and bn_data is None:
+        raise ValueError("the model has BatchNorm: pass bn_data (training batches) so BN statistics of each "
+                         "averaged state can be recomputed")
+    batches = _bn_batches(bn_data) if needs_bn else None
+
+    def evaluate(state: StateDict) -> float:
+        template.load_state_dict(state)
+        if batches is not None:
+            update_bn(template, batches(), num_batches=num_bn_batches)
+        result = evaluate_model(template, eval_data)
+        return result["accuracy"] if metric == "accuracy" else -result["loss"]
+
+    return evaluate
