@@ -22,9 +22,11 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html"
 
-# Unit tests, notebooks under nbval (LSDL_PROFILE=smoke), the nbgrader round trip and the book build.
+# Unit tests, notebooks under nbval (LSDL_PROFILE=smoke), the nbgrader round trip and the book build,
+# on 2 workers (--dist loadfile keeps each notebook's cells, which share a kernel, on one worker).
 test: $(STAMP)
-	LSDL_PROFILE=$${LSDL_PROFILE:-smoke} $(BIN)/python -m pytest tests book solutions --nbval-lax --nbval-cell-timeout=600 -q
+	LSDL_PROFILE=$${LSDL_PROFILE:-smoke} $(BIN)/python -m pytest tests book solutions --nbval-lax \
+		--nbval-cell-timeout=900 -n 2 --dist loadfile -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not course"

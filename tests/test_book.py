@@ -34,11 +34,13 @@ def built_book(tmp_path_factory) -> Path:
     return out / "_build" / "html"
 
 
-def test_every_chapter_is_in_the_toc_and_has_stored_figures():
+def test_every_toc_chapter_exists_and_has_stored_figures():
+    """Chapters enter the ToC once their notebook holds the outputs of a real run; notebooks still waiting for
+    that run stay out of the book (they are still executed by nbval in `make test`)."""
     chapters = toc_chapters()
     assert chapters, "the ToC lists no chapter"
-    on_disk = sorted(f"book/{p.stem}" for p in (ROOT / "book").glob("*.ipynb"))
-    assert sorted(chapters) == on_disk, "every chapter notebook must be in _toc.yml (and only those)"
+    on_disk = {f"book/{p.stem}" for p in (ROOT / "book").glob("*.ipynb")}
+    assert set(chapters) <= on_disk, f"the ToC names missing notebooks: {sorted(set(chapters) - on_disk)}"
     for chapter in chapters:
         nb = nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
