@@ -100,9 +100,20 @@ class ContractModel(nn.Module):
     num_classes: int
     head: nn.Linear
 
+    #: submodules run in order by the default :meth:`stage_outputs` (the last one yields the features)
+    stage_sequence: tuple[str, ...] = ()
+
     def stage_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
-        """Ordered activations after each stage; the last entry is the pooled feature vector ``[B, D]``."""
-        raise NotImplementedError
+        """Ordered activations after each stage; the last entry is the pooled feature vector ``[B, D]``.
+
+        The default runs the submodules named in ``stage_sequence`` one after the other."""
+        if not self.stage_sequence:
+            raise NotImplementedError("set stage_sequence or override stage_outputs")
+        out = OrderedDict()
+        for name in self.stage_sequence:
+            x = getattr(self, name)(x)
+            out[name] = x
+        return out
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features ``[B, D]``: the last entry of :meth:`stage_outputs`."""

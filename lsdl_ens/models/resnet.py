@@ -25,7 +25,6 @@ Deliberate deviations / choices:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -124,6 +123,8 @@ class ResNet(ContractModel):
         shortcut: "B" (1x1 conv projection, default) or "A" (parameter-free zero padding).
     """
 
+    stage_sequence = ("stem", "stage1", "stage2", "stage3", "pool")
+
     def __init__(self, depth: int = 20, width: int = 16, num_classes: int = 10, preact: bool = False,
                  shortcut: str = "B"):
         super().__init__()
@@ -148,11 +149,3 @@ class ResNet(ContractModel):
         self.pool = nn.Sequential(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(widths[2], num_classes)
         init_weights(self)
-
-    def stage_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
-        """Activations after stem, stage1..3 and the pooled features (see module docstring)."""
-        out = OrderedDict()
-        for name in ("stem", "stage1", "stage2", "stage3", "pool"):
-            x = getattr(self, name)(x)
-            out[name] = x
-        return out

@@ -18,9 +18,7 @@ Deliberate deviations / choices:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
-import torch
 from torch import nn
 
 from .base import ContractModel, init_weights
@@ -38,6 +36,8 @@ class WideResNet(ContractModel):
         dropout: dropout probability between the two convs of every block (0 disables it).
         num_classes: size of the linear head.
     """
+
+    stage_sequence = ("stem", "stage1", "stage2", "stage3", "pool")
 
     def __init__(self, depth: int = 16, widen: int = 4, dropout: float = 0.0, num_classes: int = 10):
         super().__init__()
@@ -61,11 +61,3 @@ class WideResNet(ContractModel):
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(widths[2], num_classes)
         init_weights(self)
-
-    def stage_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
-        """Activations after stem, stage1..3 and the pooled features (see module docstring)."""
-        out = OrderedDict()
-        for name in ("stem", "stage1", "stage2", "stage3", "pool"):
-            x = getattr(self, name)(x)
-            out[name] = x
-        return out
