@@ -1,0 +1,200 @@
+"""Cached snapshot runs of a profile, counted in training budgets: SSE, FGE and the standard run's trajectory.
+
+A budget B is the profile's standard run (``profile.epochs`` epochs); a snapshot's ``cost`` is the number of B spent
+when it was taken (FGE includes its 0.8 B pre-training), so "SSE at 1B" is the snapshots with cost <= 1 and compares
+at equal cost with one standard network. The 1B snapshots are a prefix of the 2B run.
+
+Sizes per profile (`CYCLIC_SIZES`): SSE cycles per B and peak LR (2x the standard LR, as Huang et al.); FGE cycle
+length as a fraction of B and lr_1, lr_2 as fractions of the standard LR (VGG16 of Garipov et al.: pre-training
+0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the no-cycle (standard) run every `every_epochs` epochs.
+
+Every run goes through the checkpoint cache (`lsdl_ens.cache`), keyed by its recipe. The training loops themselves
+are in `snapshots.py` (`run_sse`, `run_fge`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from ..cache import default_cache
+from ..data import BatchLoader
+from ..profiles import Profile, get_profile
+from ..recipes import build_from_recipe, load_state, standard_recipe, training_set
+from ..schedules import cosine_lr
+from ..train import default_device, fit
+from .snapshots import SnapshotCollector, run_fge, run_sse, sgd_nesterov
+
+__all__ = ["CYCLIC_SIZES", "cyclic_sizes", "SnapshotRun", "pack_states", "unpack_states", "base_loader",
+           "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe", "train_fge"]
+
+CYCLIC_SIZES = {
+    #        SSE cycles/B, SSE lr / std lr, FGE cycle / B, FGE lr_1, lr_2 / std lr, no-cycle checkpoints every
+    "smoke": dict(sse_cycles=2, sse_lr_factor=2.0, fge_cycle=0.25, fge_lr_1=0.2, fge_lr_2=0.01, every_epochs=1),
+    "cpu": dict(sse_cycles=4, sse_lr_factor=2.0, fge_cycle=0.05, fge_lr_1=0.2, fge_lr_2=0.01, every_epochs=3),
+    "gpu": dict(sse_cycles=5, sse_lr_factor=2.0, fge_cycle=0.05, fge_lr_1=0.5, fge_lr_2=0.005, every_epochs=12),
+}
+
+
+def cyclic_sizes(profile: Profile | str | None = None) -> dict:
+    """The `CYCLIC_SIZES` row of a profile (custom profiles fall back to the row of the same base name)."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    if p.name not in CYCLIC_SIZES:
+        raise ValueError(f"no cyclic sizes for profile {p.name!r}; valid: {', '.join(CYCLIC_SIZES)}")
+    return dict(CYCLIC_SIZES[p.name])
+
+
+# ----------------------------------------------------------------------------------------------- collector
+@dataclass
+class SnapshotRun:
+    """Snapshots of one cached run: states in collection order, where they were taken and what they cost."""
+
+    recipe: dict
+    states: list
+    iterations: list
+    lrs: list
+    costs: list                     # budget (in B) spent when each snapshot was taken
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def within(self, budget: float) -> list[int]:
+        """Indices of the snapshots taken within `budget` B."""
+        return [i for i, c in enumerate(self.costs) if c <= budget + 1e-9]
+
+    def models(self, indices=None, device=None) -> list[nn.Module]:
+        """Networks holding the chosen snapshots (default all), in eval mode."""
+        base = self.recipe["base"]
+        indices = range(len(self)) if indices is None else indices
+        return [load_state(base, self.states[i]).to(device or "cpu").eval() for i in indices]
+
+
+def pack_states(states: list[dict], **tensors) -> dict:
+    """One flat state dict holding `states` (keys ``"{index}/{name}"``) and extra `tensors`, for the cache."""
+    packed = {f"{i}/{k}": v for i, s in enumerate(states) for k, v in s.items()}
+    packed.update(tensors)
+    return packed
+
+
+def unpack_states(packed: dict, n: int) -> list[dict]:
+    """The `n` states packed by `pack_states` (extra tensors are ignored)."""
+    states = [dict() for _ in range(n)]
+    for key, value in packed.items():
+        head, _, name = key.partition("/")
+        if head.isdigit():
+            states[int(head)][name] = value
+    return states
+
+
+def base_loader(base: dict, seed: int) -> BatchLoader:
+    """The shuffled training loader of a standard recipe `base`, with its augmentation."""
+    data = training_set(base["data"])
+    return BatchLoader(data, base["batch_size"], shuffle=True, augment=base["augment"],
+                       drop_last=len(data) > base["batch_size"], seed=seed)
+
+
+def sse_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 2, **overrides) -> dict:
+    """Recipe of an SSE run of `budget` B on the profile's standard setting (snapshots of 1B are its prefix)."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    sizes = cyclic_sizes(p)
+    recipe = {"method": "sse", "base": standard_recipe(p, seed), "budget": budget,
+              "n_cycles": sizes["sse_cycles"] * budget, "lr_max": sizes["sse_lr_factor"] * p.lr}
+    recipe.update(overrides)
+    return recipe
+
+
+def train_sse(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
+    """The cached SSE run of `recipe` (see `sse_recipe`)."""
+    base = recipe["base"]
+    epochs = base["epochs"] * recipe["budget"]
+    loader = base_loader(base, base["seed"])
+
+    def build():
+        model = build_from_recipe(base).to(device or default_device())
+        col = run_sse(model, loader, epochs=epochs, n_cycles=recipe["n_cycles"], lr_max=recipe["lr_max"],
+                      weight_decay=base["weight_decay"], seed=base["seed"], progress=progress)
+        return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
+
+    state, extra = default_cache().get_or_create("sse", recipe, build)
+    per_budget = base["epochs"] * len(loader)
+    costs = [(i + 1) / per_budget for i in extra["iterations"]]
+    return SnapshotRun(recipe, unpack_states(state, len(extra["iterations"])), extra["iterations"], extra["lrs"], costs,
+                       {"iterations_per_budget": per_budget})
+
+
+def trajectory_recipe(profile: Profile | str | None = None, seed: int = 0, start_fraction: float = 0.8) -> dict:
+    """Recipe of a re-run of the standard run keeping the checkpoint at `start_fraction` (with momentum) and
+    checkpoints every few epochs (the no-cycle variant of Huang et al. Fig. 5)."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    return {"method": "trajectory", "base": standard_recipe(p, seed), "start_fraction": start_fraction,
+            "every_epochs": cyclic_sizes(p)["every_epochs"]}
+
+
+def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
+    """The cached trajectory: ``{"start": state, "start_momentum": {param index: buffer}, "start_iteration",
+    "checkpoints": [states], "checkpoint_iterations", "iterations_per_budget"}``. The run repeats the standard
+    recipe step for step (same init, data order, optimiser, cosine schedule), so its final state is the cached
+    standard network of that seed."""
+    base = recipe["base"]
+    loader = base_loader(base, base["seed"])
+    ipe, epochs = len(loader), base["epochs"]
+    start_iteration = round(recipe["start_fraction"] * epochs * ipe) - 1
+    every = [e * ipe - 1 for e in range(recipe["every_epochs"], epochs + 1, recipe["every_epochs"])]
+
+    def build():
+        model = build_from_recipe(base).to(device or default_device())
+        start = SnapshotCollector([start_iteration], optimizer_state=True)
+        checkpoints = SnapshotCollector(every)
+        fit(model, loader, epochs=epochs, optimizer=sgd_nesterov(model, base["lr"], base["weight_decay"]),
+            lr_schedule=lambda s: cosine_lr(s.epoch_float, epochs, base["lr"]), seed=base["seed"],
+            callbacks=[start, checkpoints], progress=progress, desc="standard run with checkpoints")
+        momentum = {f"momentum/{i}": s["momentum_buffer"] for i, s in start.optimizer_states[0]["state"].items()}
+        start_state = {f"start/{k}": v for k, v in start.states[0].items()}
+        return pack_states(checkpoints.states, **start_state, **momentum), {"checkpoint_iterations": checkpoints.iterations}
+
+    state, extra = default_cache().get_or_create("trajectory", recipe, build)
+    n = len(extra["checkpoint_iterations"])
+    return {"start": {k[6:]: v for k, v in state.items() if k.startswith("start/")},
+            "start_momentum": {int(k[9:]): v for k, v in state.items() if k.startswith("momentum/")},
+            "start_iteration": start_iteration, "checkpoints": unpack_states(state, n),
+            "checkpoint_iterations": extra["checkpoint_iterations"], "iterations_per_budget": epochs * ipe}
+
+
+def fge_recipe(profile: Profile | str | None = None, seed: int = 0, budget: float = 2, **overrides) -> dict:
+    """Recipe of an FGE run of `budget` B in total: 0.8 B of the standard run, then FGE cycles."""
+    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    sizes = cyclic_sizes(p)
+    recipe = {"method": "fge", "trajectory": trajectory_recipe(p, seed), "base": standard_recipe(p, seed),
+              "budget": budget, "cycle": sizes["fge_cycle"], "lr_1": sizes["fge_lr_1"] * p.lr,
+              "lr_2": sizes["fge_lr_2"] * p.lr}
+    recipe.update(overrides)
+    return recipe
+
+
+def train_fge(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
+    """The cached FGE run of `recipe` (see `fge_recipe`); snapshot costs include the 0.8 B pre-training."""
+    base = recipe["base"]
+    traj = train_trajectory(recipe["trajectory"], device=device, progress=progress)
+    per_budget = traj["iterations_per_budget"]
+    start_iterations = traj["start_iteration"] + 1
+    iterations = round(recipe["budget"] * per_budget) - start_iterations
+    cycle = max(2, 2 * round(recipe["cycle"] * per_budget / 2))  # even, so mid-cycle is exactly lr_2
+
+    def build():
+        model = load_state(base, traj["start"]).to(device or default_device())
+        opt = sgd_nesterov(model, recipe["lr_1"], base["weight_decay"])
+        opt_state = opt.state_dict()
+        opt_state["state"] = {i: {"momentum_buffer": b} for i, b in traj["start_momentum"].items()}
+        col = run_fge(model, base_loader(base, base["seed"] + 10_000), iterations=iterations,
+                      cycle_iterations=cycle, lr_1=recipe["lr_1"], lr_2=recipe["lr_2"],
+                      weight_decay=base["weight_decay"], optimizer_state=opt_state, seed=base["seed"] + 10_000,
+                      progress=progress)
+        return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
+
+    state, extra = default_cache().get_or_create("fge", recipe, build)
+    costs = [(start_iterations + i + 1) / per_budget for i in extra["iterations"]]
+    return SnapshotRun(recipe, unpack_states(state, len(extra["iterations"])), extra["iterations"], extra["lrs"], costs,
+                       {"iterations_per_budget": per_budget, "start_iterations": start_iterations,
+                        "cycle_iterations": cycle})
