@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens.ensembles import KFACLaplace
-from lsdl_ens.ensembles.kfac_laplace import tune_prior_precision
+from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 
 
 def _trained_cnn(bn=True, steps=60, seed=0):

@@ -38,7 +38,7 @@ Deliberate deviations:
       G-only block for the bias, so the weight-bias cross terms differ (the diagonal blocks agree).
     * ``scale`` multiplies the posterior covariance (noise x sqrt(scale)), as SWAG's ``scale``; pytorch-ensembles
       tunes a noise scale instead of the prior precision. Here the prior precision is tuned on validation data
-      (``tune_prior_precision``), the Laplace-Redux recipe; a post-hoc tuned prior is not the MAP-consistent one.
+      (``kfac_tuning.tune_prior_precision``), the Laplace-Redux recipe; a post-hoc tuned prior is not the MAP-consistent one.
 """
 
 from __future__ import annotations
@@ -51,75 +51,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..train import progress_enabled
+from .kfac_layers import GradCapture, input_rows, modelled_layers, penultimate_features, weight_matrix
 
-__all__ = ["KFAC_SIZES", "KFACLaplace", "tune_prior_precision"]
+__all__ = ["KFACLaplace"]
 
 _FISHERS = ("mc", "empirical", "exact")
 
-#: Evaluation sizes per profile: MC samples of the all-weights / last-layer predictive, samples per grid point when
-#: tuning the prior precision on the validation split, and the grid (multiples of the MAP-consistent wd * N).
-KFAC_SIZES = {
-    "smoke": {"n_samples": 3, "n_samples_ll": 20, "tune_samples": 2, "grid": [0.1, 1.0, 10.0, 100.0]},
-    "cpu": {"n_samples": 10, "n_samples_ll": 100, "tune_samples": 4, "grid": [1, 3, 10, 30, 100, 300]},
-    "gpu": {"n_samples": 30, "n_samples_ll": 100, "tune_samples": 10, "grid": [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000]},
-}
 _DAMPINGS = ("exact", "ritter")
-
-
-def _layers(model: nn.Module, subset: str) -> dict[str, nn.Module]:
-    if subset == "last_layer":
-        head = getattr(model, "head", None)
-        if not isinstance(head, nn.Linear):
-            raise ValueError("subset='last_layer' needs model.head to be an nn.Linear (the lsdl_ens model contract)")
-        return {"head": head}
-    if subset != "all":
-        raise ValueError(f"subset must be 'all' or 'last_layer'; got {subset!r}")
-    layers = {}
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
-            if m.groups != 1:
-                raise ValueError(f"layer {name!r}: grouped convolutions are not supported (groups={m.groups})")
-            layers[name] = m
-        elif isinstance(m, nn.Linear):
-            layers[name] = m
-    if not layers:
-        raise ValueError("model has no Linear or Conv2d layer to model")
-    return layers
-
-
-def _input_rows(module: nn.Module, x: Tensor) -> tuple[Tensor, int]:
-    """Rows a~ [n*L, in(+1)] and L (locations per example)."""
-    if isinstance(module, nn.Conv2d):
-        cols = F.unfold(x, module.kernel_size, dilation=module.dilation, padding=module.padding,
-                        stride=module.stride)                         # [n, C kh kw, L]
-        n_loc = cols.shape[-1]
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
-    else:
-        rows, n_loc = x.reshape(-1, x.shape[-1]), 1
-    if module.bias is not None:
-        rows = torch.cat([rows, rows.new_ones(rows.shape[0], 1)], 1)
-    return rows, n_loc
-
-
-def _weight_matrix(module: nn.Module) -> Tensor:
-    w = module.weight.detach().reshape(module.weight.shape[0], -1)
-    if module.bias is not None:
-        w = torch.cat([w, module.bias.detach().reshape(-1, 1)], 1)
-    return w
-
-
-class _GradCapture(torch.autograd.Function):
-    """Identity whose backward hands the incoming gradient to a callback."""
-
-    @staticmethod
-    def forward(ctx, x, callback):
-        ctx.callback = callback
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        ctx.callback(grad)
-        return grad, None
 
 
 class KFACLaplace:
@@ -147,8 +85,8 @@ class KFACLaplace:
         self.prior_precision, self.n_data = float(prior_precision), int(n_data)
         self.subset, self.fisher, self.damping = subset, fisher, damping
         self._model = model
-        self.layer_names = list(_layers(model, subset))
-        self._map = {name: _weight_matrix(m).clone() for name, m in _layers(model, subset).items()}
+        self.layer_names = list(modelled_layers(model, subset))
+        self._map = {name: weight_matrix(m).clone() for name, m in modelled_layers(model, subset).items()}
         self._factors: dict[str, tuple[Tensor, Tensor]] = {}
         self._decomposed: dict = {}
         self.n_fitted = 0
@@ -160,8 +98,8 @@ class KFACLaplace:
         Reads the current weights of the model given at construction as the MAP (``self._map`` is refreshed).
         """
         model = self._model_ref
-        layers = _layers(model, self.subset)
-        self._map = {name: _weight_matrix(m).clone() for name, m in layers.items()}
+        layers = modelled_layers(model, self.subset)
+        self._map = {name: weight_matrix(m).clone() for name, m in layers.items()}
         sums_a = {n: 0.0 for n in layers}
         sums_g = {n: 0.0 for n in layers}
         n_loc = {}
@@ -174,11 +112,11 @@ class KFACLaplace:
                 sums_g[name] = sums_g[name] + (g.T @ g).double()  # float32 product per batch, float64 sum
 
             def forward_hook(mod, inputs, output):
-                rows, n_loc[name] = _input_rows(mod, inputs[0].detach())
+                rows, n_loc[name] = input_rows(mod, inputs[0].detach())
                 sums_a[name] = sums_a[name] + (rows.T @ rows).double()
                 # an identity node sees the gradient of this output even if a later op (ReLU(inplace=True))
                 # overwrites the tensor; a tensor hook on `output` would not
-                return _GradCapture.apply(output, grad_hook)
+                return GradCapture.apply(output, grad_hook)
             return forward_hook
 
         for name, m in layers.items():
@@ -305,7 +243,7 @@ class KFACLaplace:
         return model
 
     def _write(self, model: nn.Module, mats: dict[str, Tensor]) -> None:
-        layers = _layers(model, self.subset)
+        layers = modelled_layers(model, self.subset)
         if list(layers) != self.layer_names:
             raise ValueError("model's layers differ from the ones this KFACLaplace was fitted on")
         with torch.no_grad():
@@ -341,7 +279,7 @@ class KFACLaplace:
         gen = torch.Generator().manual_seed(seed)
         outs = []
         if self.subset == "last_layer":
-            feats = features if features is not None else _features(model, data)
+            feats = features if features is not None else penultimate_features(model, data)
             head = model.head
             for _ in range(n_samples):
                 w = (self._map["head"].double() + math.sqrt(scale) * self._noise("head", gen)).float().cpu()
@@ -356,37 +294,3 @@ class KFACLaplace:
                 self.load_map(model)
         probs = torch.stack(outs)
         return probs if return_all else probs.mean(0)
-
-
-def _features(model: nn.Module, data) -> Tensor:
-    from ..data import as_loader
-
-    was = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        out = torch.cat([model.features((b[0] if isinstance(b, (list, tuple)) else b).to(device)).float().cpu()
-                         for b in as_loader(data, 512, device)])
-    model.train(was)
-    return out
-
-
-def tune_prior_precision(la: KFACLaplace, val_data, grid=None, *, n_samples: int = 10, seed: int = 0,
-                         progress: bool | None = None) -> tuple[float, dict]:
-    """Choose tau on validation data: the grid value with the lowest validation NLL of the MC predictive.
-
-    Returns ``(best_tau, {tau: nll})``; ``la`` is left at ``best_tau``. Default grid: 10^linspace(-1, 4, 11) x N / N
-    (i.e. 0.1 .. 1e4). Use the same ``n_samples``/``scale`` when predicting as when tuning.
-    """
-    from ..metrics import nll
-
-    grid = [float(t) for t in (grid if grid is not None else torch.logspace(-1, 4, 11).tolist())]
-    labels = val_data.labels if hasattr(val_data, "labels") else torch.cat([b[1] for b in val_data]).cpu()
-    feats = _features(la._model_ref, val_data) if la.subset == "last_layer" else None
-    scores = {}
-    for tau in tqdm(grid, desc="prior precision", disable=not progress_enabled(progress), leave=False):
-        la.set_prior_precision(tau)
-        scores[tau] = nll(la.predict(val_data, n_samples=n_samples, seed=seed, features=feats), labels)
-    best = min(scores, key=scores.get)
-    la.set_prior_precision(best)
-    return best, scores
