@@ -12,6 +12,8 @@ import lsdl_ens.recipes
 from lsdl_ens.data import TARGET_CLASSES, ImageSet
 from _tiny import blob_images, one_thread  # noqa: F401
 from lsdl_ens.landscape import experiments as E
+from lsdl_ens.landscape import protocol as P
+from lsdl_ens.landscape import spawning as SP
 from lsdl_ens.profiles import PROFILES
 from lsdl_ens.recipes import standard_recipe, train
 
@@ -24,10 +26,12 @@ def synthetic(monkeypatch):
                                  for d in (blob_images(n=100, size=32, num_classes=5, seed=3),
                                            blob_images(n=200, size=32, num_classes=5, seed=4)))
     monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
-    monkeypatch.setattr(E, "training_set", lambda data: train_set)
-    monkeypatch.setattr(E, "profile_data", lambda p: (train_set, None, test_set))
-    monkeypatch.setattr(E, "profile_transfer",
-                        lambda p: SimpleNamespace(target_train=target_train, target_test=target_test))
+    transfer = SimpleNamespace(target_train=target_train, target_test=target_test)
+    for module in (E, SP):
+        monkeypatch.setattr(module, "training_set", lambda data: train_set)
+    monkeypatch.setattr(P, "profile_data", lambda p: (train_set, None, test_set))
+    for module in (E, P):
+        monkeypatch.setattr(module, "profile_transfer", lambda p: transfer)
     return train_set
 
 
@@ -50,7 +54,7 @@ def test_sizes_table_covers_every_profile():
 
 def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_reproduces_it(tmp_cache, synthetic):
     recipe = tiny_recipe()
-    parent = E._spawn_parent(recipe, (0, 1))
+    parent = SP._spawn_parent(recipe, (0, 1))
     assert {name.split(".")[0] for name in parent} == {"0", "1", "2"}
     assert not any(name.startswith("0.momentum") for name in parent)  # no step taken before epoch 0
     assert any(name.startswith("1.momentum") for name in parent)
@@ -61,10 +65,10 @@ def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_repro
     init = _model_part(parent, 0)
     assert not torch.equal(init["head.weight"], final["head.weight"])
     # a child restarting at epoch 1 with the parent's own data seed (weights + momentum restored) is the parent
-    same = E._spawn_child(recipe, (0, 1), 1, child_seed=recipe["seed"])
+    same = SP._spawn_child(recipe, (0, 1), 1, child_seed=recipe["seed"])
     for name, value in final.items():
         torch.testing.assert_close(same[name], value, rtol=0, atol=0)
-    other = E._spawn_child(recipe, (0, 1), 1, child_seed=7)
+    other = SP._spawn_child(recipe, (0, 1), 1, child_seed=7)
     assert not torch.equal(other["head.weight"], final["head.weight"])
 
 
@@ -73,7 +77,7 @@ def test_offset_loader_continues_the_epoch_numbering(synthetic):
 
     data = synthetic
     plain = BatchLoader(data, 64, shuffle=True, augment=True, seed=3)
-    shifted = E._OffsetLoader(data, 64, shuffle=True, augment=True, seed=3, offset=2)
+    shifted = SP._OffsetLoader(data, 64, shuffle=True, augment=True, seed=3, offset=2)
     for (xa, ya), (xb, yb) in zip(plain.iterate(epoch=2), shifted.iterate(epoch=0)):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
