@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..landscape import linear_path
-from ..landscape._evaluation import check_bn_data, evaluate_point, model_device, preserved, replayable
+from ..landscape.points import check_bn_data, evaluate_point, model_device, preserved, replayable
 from ..state import distance, flatten, parameter_keys, unflatten
 from ..train import progress_enabled
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..state import check_compatible, interpolate
 from ..train import progress_enabled
-from ._evaluation import check_bn_data, evaluate_point, model_device, preserved, replayable, stack_results
+from .points import check_bn_data, evaluate_point, model_device, preserved, replayable, stack_results
 
 __all__ = ["linear_path", "barrier"]
 

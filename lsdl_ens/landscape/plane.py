@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..state import check_compatible, flatten, float_keys, unflatten
 from ..train import progress_enabled
-from ._evaluation import check_bn_data, evaluate_point, model_device, preserved, replayable
+from .points import check_bn_data, evaluate_point, model_device, preserved, replayable
 
 __all__ = ["PlaneBasis", "plane_basis", "project", "plane_point", "plane_grid"]
 

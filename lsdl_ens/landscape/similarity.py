@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._evaluation import model_device, replayable
+from .points import model_device, replayable
 
 __all__ = ["linear_cka", "feature_l2", "stage_similarity"]
 
