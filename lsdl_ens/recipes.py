@@ -72,6 +72,26 @@ def training_set(data: dict) -> ImageSet:
     raise ValueError(f"unknown data name {kind!r} in recipe; valid: cifar10, source, target")
 
 
+#: Augmentation strengths a recipe's ``augment`` field may name (``True`` = "standard", ``False`` = "none"):
+#: random crop with zero padding ``crop_padding`` and horizontal flip, as `BatchLoader` keyword arguments.
+AUGMENT_STRENGTHS = {
+    "none": {"augment": False},
+    "weak": {"augment": True, "crop_padding": 2, "flip": True},
+    "standard": {"augment": True, "crop_padding": 4, "flip": True},
+    "strong": {"augment": True, "crop_padding": 8, "flip": True},
+}
+
+
+def augmentation_kwargs(augment) -> dict:
+    """`BatchLoader` keyword arguments for a recipe's ``augment`` field: a bool (crop pad 4 + flip, or nothing)
+    or a strength name of `AUGMENT_STRENGTHS`."""
+    if isinstance(augment, bool):
+        return dict(AUGMENT_STRENGTHS["standard" if augment else "none"])
+    if augment not in AUGMENT_STRENGTHS:
+        raise ValueError(f"augment must be True, False or one of {list(AUGMENT_STRENGTHS)}; got {augment!r}")
+    return dict(AUGMENT_STRENGTHS[augment])
+
+
 # ----------------------------------------------------------------------------------------------- recipes
 def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
     """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip."""
@@ -101,7 +121,8 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
     Args:
         head: "linear_probe" (head initialised by logistic regression on frozen features, as in LP-FT and the
             model-soups recipe) or "random".
-        overrides: any recipe field, e.g. lr, epochs, weight_decay, label_smoothing, augment.
+        overrides: any recipe field, e.g. lr, epochs, weight_decay, label_smoothing, augment (a bool or a
+            strength of `AUGMENT_STRENGTHS`).
     """
     p = profile if isinstance(profile, Profile) else get_profile(profile)
     if head not in ("linear_probe", "random"):
@@ -163,7 +184,7 @@ def _loader_data(recipe: dict):
     from .data import BatchLoader
 
     data = training_set(recipe["data"])
-    return BatchLoader(data, recipe["batch_size"], shuffle=True, augment=recipe["augment"],
+    return BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
                        drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
 
 
@@ -181,8 +202,6 @@ def fit_linear_probe(model: torch.nn.Module, data: ImageSet, *, l2: float = 1e-3
                      device=None) -> torch.nn.Module:
     """Set `model.head` to the multinomial logistic regression on frozen features of `data` (no augmentation):
     min_W,b mean CE(W f(x) + b, y) + l2/2 ||W||^2, solved with L-BFGS in float64 (deterministic)."""
-    from .train import predict_logits  # noqa: F401  (keeps the import graph obvious)
-
     device = torch.device(device) if device is not None else next(model.parameters()).device
     feats = _features(model, data, device).double()
     labels = data.labels.to(device)

@@ -13,6 +13,9 @@ import math
 def cosine_lr(epoch: float, epochs: float, lr_max: float, lr_min: float = 0.0) -> float:
     """Cosine annealing from `lr_max` at epoch 0 to `lr_min` at `epochs`:
     lr = lr_min + (lr_max - lr_min) / 2 * (1 + cos(pi * epoch / epochs))."""
+    if not epochs > 0:
+        raise ValueError(f"epochs must be > 0 for a cosine schedule; got {epochs} (a 0-epoch recipe needs no "
+                         "schedule: use schedule='constant')")
     t = min(max(epoch / epochs, 0.0), 1.0)
     return lr_min + (lr_max - lr_min) * 0.5 * (1.0 + math.cos(math.pi * t))
 

@@ -91,3 +91,24 @@ def test_sweep_configs_grid_and_determinism():
     assert len(sweep_configs("smoke", lrs=[0.1], n_seeds=2)) == 2
     with pytest.raises(ValueError, match="n_seeds"):
         sweep_configs("smoke", n_seeds=0)
+
+
+def test_augmentation_strengths_reach_the_loader():
+    from lsdl_ens.recipes import AUGMENT_STRENGTHS, augmentation_kwargs
+
+    assert augmentation_kwargs(True) == AUGMENT_STRENGTHS["standard"]
+    assert augmentation_kwargs(False) == {"augment": False}
+    paddings = [augmentation_kwargs(name).get("crop_padding", 0) for name in ("none", "weak", "standard", "strong")]
+    assert paddings == sorted(paddings) and len(set(paddings)) == 4  # strictly stronger
+    with pytest.raises(ValueError, match="augment must be"):
+        augmentation_kwargs("medium")
+    from lsdl_ens.data import BatchLoader
+
+    data = blob_images(32)  # the loader honours the padding: a strong crop moves more pixels than a weak one
+    x0, _ = next(iter(BatchLoader(data, 32, seed=0, augment=False)))
+    diffs = {}
+    for name in ("weak", "strong"):
+        x, _ = next(iter(BatchLoader(data, 32, seed=0, **augmentation_kwargs(name))))
+        diffs[name] = (x - x0).abs().mean().item()
+    assert diffs["strong"] > diffs["weak"] > 0
+    assert {c["augment"] for c in sweep_configs("cpu")} <= set(AUGMENT_STRENGTHS)

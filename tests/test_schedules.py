@@ -67,3 +67,8 @@ def test_sse_with_fractional_cycles_and_fge_over_many_cycles():
         fge_lr(130, 100, l1, l2))
     with pytest.raises(ValueError, match="cycle_iterations"):
         fge_lr(0, 1, l1, l2)
+
+
+def test_cosine_schedule_of_zero_epochs_names_the_fix():
+    with pytest.raises(ValueError, match="schedule='constant'"):
+        cosine_lr(0.0, 0, 0.1)

@@ -6,11 +6,12 @@ backbone_seed)``) with a linear-probe head on the target classes, and is fine-tu
 Each run is cached (``recipes.train``), so a sweep trains only what is missing.
 
 Sweep per profile (``SWEEP_SIZES``): a grid over ``lrs`` x ``n_seeds`` seeds; for each run, weight decay,
-augmentation (on/off) and label smoothing are drawn from ``WEIGHT_DECAYS``, ``AUGMENTS``, ``LABEL_SMOOTHINGS`` by a
+augmentation strength (none, weak, standard, strong: crop padding 0/2/4/8 with flips, ``recipes.AUGMENT_STRENGTHS``)
+and label smoothing are drawn from ``WEIGHT_DECAYS``, ``AUGMENTS``, ``LABEL_SMOOTHINGS`` by a
 generator seeded with ``sweep_seed`` (the model-soups paper's random search, on a small grid).
 
 Reference: Wortsman et al., ICML 2022 (72 CLIP fine-tunings from one LP initialisation; hparam_info.json).
-Deviation: "augmentation strength" is on/off, because ``finetune_recipe``'s ``augment`` field is a flag.
+Deviation: the paper's augmentation strengths are RandAugment magnitudes; ours are crop paddings (no RandAugment).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SWEEP_SIZES = {
     "gpu": {"lrs": (0.001, 0.003, 0.01, 0.03, 0.1), "n_seeds": 4},
 }
 WEIGHT_DECAYS = (1e-4, 5e-4, 1e-3)
-AUGMENTS = (True, False)
+AUGMENTS = ("none", "weak", "standard", "strong")
 LABEL_SMOOTHINGS = (0.0, 0.1)
 
 

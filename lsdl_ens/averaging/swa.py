@@ -26,7 +26,7 @@ from ..bn import update_bn
 from ..cache import default_cache
 from ..data import BatchLoader
 from ..profiles import Profile, get_profile
-from ..recipes import build_from_recipe, standard_recipe, training_set
+from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, training_set
 from ..schedules import cosine_lr, swa_lr
 from ..train import Callback, TrainStep, default_device, evaluate, fit
 
@@ -178,9 +178,9 @@ def train_swa(recipe: dict, *, report_epochs=(), cache=None, device=None, progre
     def build():
         model = build_from_recipe(recipe).to(device)
         data = training_set(recipe["data"])
-        loader = BatchLoader(data, recipe["batch_size"], shuffle=True, augment=recipe["augment"],
+        loader = BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
                              drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
-        bn_loader = BatchLoader(data, recipe["batch_size"], shuffle=True, augment=recipe["augment"],
+        bn_loader = BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
                                 seed=recipe["seed"] + 12345, device=device)
         collector = SWACollector(recipe["schedule_kw"]["swa_start"], keep_iterates=True) \
             if recipe["schedule"] == "swa" else None

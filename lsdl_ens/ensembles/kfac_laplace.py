@@ -38,7 +38,8 @@ Deliberate deviations:
       G-only block for the bias, so the weight-bias cross terms differ (the diagonal blocks agree).
     * ``scale`` multiplies the posterior covariance (noise x sqrt(scale)), as SWAG's ``scale``; pytorch-ensembles
       tunes a noise scale instead of the prior precision. Here the prior precision is tuned on validation data
-      (``kfac_tuning.tune_prior_precision``), the Laplace-Redux recipe; a post-hoc tuned prior is not the MAP-consistent one.
+      (``kfac_tuning.tune_prior_precision``), the Laplace-Redux recipe; a post-hoc tuned prior is not the
+      MAP-consistent one.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from torch import nn
 from ..cache import default_cache
 from ..data import BatchLoader
 from ..profiles import Profile, get_profile
-from ..recipes import build_from_recipe, load_state, standard_recipe, training_set
+from ..recipes import augmentation_kwargs, build_from_recipe, load_state, standard_recipe, training_set
 from ..schedules import cosine_lr
 from ..train import default_device, fit
 from .snapshots import SnapshotCollector, run_fge, run_sse, sgd_nesterov
@@ -91,7 +91,7 @@ def unpack_states(packed: dict, n: int) -> list[dict]:
 def base_loader(base: dict, seed: int) -> BatchLoader:
     """The shuffled training loader of a standard recipe `base`, with its augmentation."""
     data = training_set(base["data"])
-    return BatchLoader(data, base["batch_size"], shuffle=True, augment=base["augment"],
+    return BatchLoader(data, base["batch_size"], shuffle=True, **augmentation_kwargs(base["augment"]),
                        drop_last=len(data) > base["batch_size"], seed=seed)
 
 
@@ -152,7 +152,8 @@ def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
             callbacks=[start, checkpoints], progress=progress, desc="standard run with checkpoints")
         momentum = {f"momentum/{i}": s["momentum_buffer"] for i, s in start.optimizer_states[0]["state"].items()}
         start_state = {f"start/{k}": v for k, v in start.states[0].items()}
-        return pack_states(checkpoints.states, **start_state, **momentum), {"checkpoint_iterations": checkpoints.iterations}
+        extra = {"checkpoint_iterations": checkpoints.iterations}
+        return pack_states(checkpoints.states, **start_state, **momentum), extra
 
     state, extra = default_cache().get_or_create("trajectory", recipe, build)
     n = len(extra["checkpoint_iterations"])

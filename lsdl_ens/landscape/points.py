@@ -19,8 +19,8 @@ from torch import nn
 from ..bn import has_bn, update_bn
 from ..data import BatchLoader, ImageSet
 
-__all__ = ["Batches", "replayable", "check_bn_data", "model_device", "loss_and_error", "evaluate_point", "stack_results",
-           "preserved"]
+__all__ = ["Batches", "replayable", "check_bn_data", "model_device", "loss_and_error", "evaluate_point",
+           "stack_results", "preserved"]
 
 Batches = Callable[[], Iterator]
 

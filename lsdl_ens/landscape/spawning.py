@@ -17,7 +17,7 @@ from torch import nn
 
 from ..cache import default_cache
 from ..data import BatchLoader
-from ..recipes import build_from_recipe, standard_recipe, training_set
+from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, training_set
 from ..schedules import cosine_lr
 from ..train import Callback, fit
 from .linear import barrier
@@ -45,7 +45,7 @@ def _sgd(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
 
 def _loader(recipe: dict, seed: int, offset: int) -> _OffsetLoader:
     data = training_set(recipe["data"])
-    return _OffsetLoader(data, recipe["batch_size"], shuffle=True, augment=recipe["augment"],
+    return _OffsetLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
                          drop_last=len(data) > recipe["batch_size"], seed=seed, offset=offset)
 
 

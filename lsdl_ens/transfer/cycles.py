@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..cache import default_cache
-from ..recipes import load_state, train, training_set
+from ..recipes import augmentation_kwargs, load_state, train, training_set
 from ..train import TrainStep, default_device, fit
 
 __all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "train_cycle_member", "load_member",
@@ -159,7 +159,7 @@ def _cycle_loader(first: dict, seed: int):
     from ..data import BatchLoader
 
     data = training_set(first["data"])
-    return BatchLoader(data, first["batch_size"], shuffle=True, augment=first["augment"],
+    return BatchLoader(data, first["batch_size"], shuffle=True, **augmentation_kwargs(first["augment"]),
                        drop_last=len(data) > first["batch_size"], seed=seed)
 
 
