@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from lsdl_ens.data import BatchLoader, ImageSet
 from lsdl_ens.models import build_model
@@ -67,3 +68,12 @@ def train_mlp(model, x, y, steps: int = 300, lr: float = 0.05, seed: int = 0):
         opt.step()
     opt.zero_grad(set_to_none=True)
     return model
+
+
+def toy_classifier(seed: int = 0):
+    """A 4-8-3 tanh MLP and 64 random (x, y) pairs: the optimizer tests' toy problem."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = torch.randn(64, 4)
+    y = torch.randint(0, 3, (64,))
+    return model, x, y

@@ -7,15 +7,12 @@ import pytest
 import torch
 from torch import nn
 
+from _tiny import toy_classifier
 from lsdl_ens.optim import Lookahead
 
 
 def _toy(seed=0):
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
-    x = torch.randn(64, 4)
-    y = torch.randint(0, 3, (64,))
-    return model, x, y
+    return toy_classifier(seed)
 
 
 def _loss(model, x, y, t):

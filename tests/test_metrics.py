@@ -8,16 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from _tiny import one_thread  # noqa: F401  (one intra-op thread per test module)
 from lsdl_ens import metrics
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors run ~40x slower with 2 contended intra-op threads on the shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _random_probs(n=300, c=5, seed=0, scale=2.0, dtype=torch.float64):

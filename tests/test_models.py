@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from _tiny import one_thread  # noqa: F401  (one intra-op thread per test module)
 from lsdl_ens.models import (
     MLP, MODEL_NAMES, ResNet, VGG, WideResNet, build_model, count_parameters, replace_head,
 )
@@ -24,14 +25,6 @@ EXPECTED_STAGES = {
 EXPECTED_STAGES["vgg_nobn"] = EXPECTED_STAGES["vgg"]
 DEFAULT_CLASSES = {name: 2 if name == "mlp" else 10 for name in EXPECTED_STAGES}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is as fast and does not fight other jobs for the 2 shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _input(name, batch=2):

@@ -29,12 +29,11 @@ import math
 
 import torch
 
-from ..cache import default_cache
 from ..profiles import Profile, get_profile
 from ..recipes import build_from_recipe, standard_recipe
 from ..schedules import sse_lr
 from ..train import cross_entropy_step, default_device, fit
-from .snapshot_runs import SnapshotRun, base_loader, pack_states, unpack_states
+from .snapshot_runs import SnapshotRun, base_loader, cached_snapshot_run
 from .snapshots import SnapshotCollector
 
 __all__ = ["CyclicalSGLD", "csgld_lr", "cycle_position", "csgld_sample_iterations", "run_csgld", "csgld_recipe",
@@ -187,18 +186,13 @@ def train_csgld(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
     """The cached cSGLD run of `recipe`: its samples as a `SnapshotRun`."""
     base = recipe["base"]
     loader = base_loader(base, base["seed"])
-    epochs = base["epochs"] * recipe["budget"]
 
-    def build():
+    def collect():
         model = build_from_recipe(base).to(device or default_device())
-        col, _ = run_csgld(model, loader, epochs=epochs, n_cycles=recipe["n_cycles"], lr_0=recipe["lr_0"],
-                           beta=recipe["beta"], samples_per_cycle=recipe["samples_per_cycle"],
+        col, _ = run_csgld(model, loader, epochs=base["epochs"] * recipe["budget"], n_cycles=recipe["n_cycles"],
+                           lr_0=recipe["lr_0"], beta=recipe["beta"], samples_per_cycle=recipe["samples_per_cycle"],
                            temperature=recipe["temperature"], weight_decay=base["weight_decay"], seed=base["seed"],
                            progress=progress)
-        return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
+        return col
 
-    state, extra = default_cache().get_or_create("csgld", recipe, build)
-    per_budget = base["epochs"] * len(loader)
-    costs = [(i + 1) / per_budget for i in extra["iterations"]]
-    return SnapshotRun(recipe, unpack_states(state, len(extra["iterations"])), extra["iterations"], extra["lrs"], costs,
-                       {"iterations_per_budget": per_budget})
+    return cached_snapshot_run("csgld", recipe, loader, collect)

@@ -27,7 +27,7 @@ from ..train import default_device, fit
 from .snapshots import SnapshotCollector, run_fge, run_sse, sgd_nesterov
 
 __all__ = ["CYCLIC_SIZES", "cyclic_sizes", "SnapshotRun", "pack_states", "unpack_states", "base_loader",
-           "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe", "train_fge"]
+           "cached_snapshot_run", "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe", "train_fge"]
 
 CYCLIC_SIZES = {
     #        SSE cycles/B, SSE lr / std lr, FGE cycle / B, FGE lr_1, lr_2 / std lr, no-cycle checkpoints every
@@ -105,23 +105,34 @@ def sse_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int 
     return recipe
 
 
-def train_sse(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
-    """The cached SSE run of `recipe` (see `sse_recipe`)."""
-    base = recipe["base"]
-    epochs = base["epochs"] * recipe["budget"]
-    loader = base_loader(base, base["seed"])
+def cached_snapshot_run(kind: str, recipe: dict, loader: BatchLoader, collect) -> SnapshotRun:
+    """The cached run `kind` of `recipe`: on a miss `collect()` trains and returns its `SnapshotCollector`.
 
+    For runs that start at iteration 0 of the standard recipe ``recipe["base"]`` with `loader`: a snapshot taken
+    after iteration i costs (i + 1) / (iterations of one budget) B."""
     def build():
-        model = build_from_recipe(base).to(device or default_device())
-        col = run_sse(model, loader, epochs=epochs, n_cycles=recipe["n_cycles"], lr_max=recipe["lr_max"],
-                      weight_decay=base["weight_decay"], seed=base["seed"], progress=progress)
+        col = collect()
         return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
 
-    state, extra = default_cache().get_or_create("sse", recipe, build)
-    per_budget = base["epochs"] * len(loader)
+    state, extra = default_cache().get_or_create(kind, recipe, build)
+    per_budget = recipe["base"]["epochs"] * len(loader)
     costs = [(i + 1) / per_budget for i in extra["iterations"]]
     return SnapshotRun(recipe, unpack_states(state, len(extra["iterations"])), extra["iterations"], extra["lrs"], costs,
                        {"iterations_per_budget": per_budget})
+
+
+def train_sse(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
+    """The cached SSE run of `recipe` (see `sse_recipe`)."""
+    base = recipe["base"]
+    loader = base_loader(base, base["seed"])
+
+    def collect():
+        model = build_from_recipe(base).to(device or default_device())
+        return run_sse(model, loader, epochs=base["epochs"] * recipe["budget"], n_cycles=recipe["n_cycles"],
+                       lr_max=recipe["lr_max"], weight_decay=base["weight_decay"], seed=base["seed"],
+                       progress=progress)
+
+    return cached_snapshot_run("sse", recipe, loader, collect)
 
 
 def trajectory_recipe(profile: Profile | str | None = None, seed: int = 0, start_fraction: float = 0.8) -> dict:
