@@ -38,6 +38,7 @@ from ..train import Callback, fit
 __all__ = ["SnapshotCollector", "sse_snapshot_iterations", "fge_snapshot_iterations", "fit_iterations", "run_sse",
            "run_fge", "sgd_nesterov"]
 
+
 class SnapshotCollector(Callback):
     """A `lsdl_ens.train.Callback` copying the model's state after the optimiser step of chosen iterations.
 

@@ -56,6 +56,7 @@ LANDSCAPE_SIZES = {
                 n_similarity=1000),
 }
 
+
 def resolve_profile(profile) -> Profile:
     """`profile` itself if it is a Profile, else `get_profile(profile)`."""
     return profile if isinstance(profile, Profile) else get_profile(profile)
