@@ -5,7 +5,8 @@ finishes the same cosine schedule with another data order. The parent's snapshot
 paths between children follow the landscape protocol (`protocol.py`: BN recomputed at every point).
 
 Reference: Frankle, Dziugaite, Roy, Carbin, "Linear Mode Connectivity and the Lottery Ticket Hypothesis", ICML 2020
-(Fig. 3: instability vs spawn epoch); facebookresearch/open_lth: the instability experiment.
+(instability vs the epoch k at which the copies are spawned). No reference code is followed (METHODS-1 §2 lists
+none); the protocol (about 30 alphas, BN recomputed, linear reference) is the spec's.
 """
 
 from __future__ import annotations
