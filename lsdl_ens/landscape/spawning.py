@@ -6,7 +6,7 @@ paths between children follow the landscape protocol (`protocol.py`: BN recomput
 
 Reference: Frankle, Dziugaite, Roy, Carbin, "Linear Mode Connectivity and the Lottery Ticket Hypothesis", ICML 2020
 (instability vs the epoch k at which the copies are spawned). No reference code is followed (METHODS-1 §2 lists
-none); the protocol (about 30 alphas, BN recomputed, linear reference) is the spec's.
+none); BN is recomputed at every alpha and the barrier uses the linear reference, as the spec asks.
 """
 
 from __future__ import annotations
