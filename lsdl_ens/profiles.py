@@ -58,20 +58,25 @@ def default_profile_name() -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-def get_profile(name: str | None = None, **overrides) -> Profile:
+def get_profile(name: "str | Profile | None" = None, **overrides) -> Profile:
     """The profile `name` (default ``$LSDL_PROFILE``, else gpu with CUDA, else cpu), with optional overrides.
+
+    A `Profile` passed as `name` is returned as it is (with the overrides applied), so every function taking
+    ``profile: Profile | str | None`` resolves it with one call.
 
     Raises:
         ValueError: unknown profile name (the message lists the valid ones) or unknown override field.
     """
-    name = name or os.environ.get("LSDL_PROFILE") or default_profile_name()
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r} (from the name argument or LSDL_PROFILE); "
-                         f"valid profiles: {', '.join(PROFILES)}")
     fields = {f.name for f in dataclasses.fields(Profile)}
     bad = sorted(set(overrides) - fields)
     if bad:
         raise ValueError(f"unknown profile field(s) {bad}; valid fields: {sorted(fields)}")
+    if isinstance(name, Profile):
+        return dataclasses.replace(name, **overrides) if overrides else name
+    name = name or os.environ.get("LSDL_PROFILE") or default_profile_name()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r} (from the name argument or LSDL_PROFILE); "
+                         f"valid profiles: {', '.join(PROFILES)}")
     return dataclasses.replace(PROFILES[name], **overrides)
 
 

@@ -95,7 +95,7 @@ def augmentation_kwargs(augment) -> dict:
 # ----------------------------------------------------------------------------------------------- recipes
 def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
     """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     recipe = {
         "model": p.model, "model_kw": {}, "num_classes": 10,
         "data": {"name": "cifar10", "n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test, "seed": 0},
@@ -108,7 +108,7 @@ def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overr
 
 def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
     """Pre-training on the five source classes; each seed is an independent "pre-trained checkpoint"."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs,
                              data=_transfer_data_entry(p, "source"))
     return _override(recipe, overrides)
@@ -124,7 +124,7 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
         overrides: any recipe field, e.g. lr, epochs, weight_decay, label_smoothing, augment (a bool or a
             strength of `AUGMENT_STRENGTHS`).
     """
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     if head not in ("linear_probe", "random"):
         raise ValueError(f"head must be 'linear_probe' or 'random'; got {head!r}")
     recipe = standard_recipe(p, seed, num_classes=5, epochs=p.finetune_epochs, lr=p.finetune_lr,

@@ -85,7 +85,10 @@ def progress_enabled(progress: bool | None) -> bool:
     return os.environ.get("LSDL_PROGRESS", "1") != "0"
 
 
-def _make_optimizer(optimizer, model, lr: float, weight_decay: float):
+def make_optimizer(optimizer, model, lr: float, weight_decay: float):
+    """The optimizer `fit` uses: an instance as given, or "sgd" (default; momentum 0.9, Nesterov), "adam" or a
+    factory ``params -> optimizer`` over the model's trainable parameters. Runs that must repeat a `fit` run step
+    for step (spawning, FGE's start) build theirs here."""
     if isinstance(optimizer, torch.optim.Optimizer):
         if weight_decay:
             raise ValueError("weight_decay was given together with an optimizer instance; set weight decay on "
@@ -147,7 +150,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
                              seed=seed, device=device)
     loader.to(device)
     schedule = lr_schedule if callable(lr_schedule) else (lambda _s, v=float(lr_schedule): v)
-    opt = _make_optimizer(optimizer, model, schedule(TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
+    opt = make_optimizer(optimizer, model, schedule(TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
                           weight_decay)
     step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing))
     history = History()

@@ -26,3 +26,12 @@ def test_unknown_profile_lists_valid_ones(monkeypatch):
 def test_table_mentions_every_profile():
     table = profile_table()
     assert all(f"| {n} |" in table for n in PROFILES)
+
+
+def test_get_profile_passes_a_profile_through_with_overrides():
+    cpu = get_profile("cpu")
+    assert get_profile(cpu) is cpu
+    custom = get_profile(cpu, epochs=3)
+    assert custom.epochs == 3 and custom.name == "cpu" and cpu.epochs != 3
+    with pytest.raises(ValueError, match="unknown profile field"):
+        get_profile(cpu, epoch=3)

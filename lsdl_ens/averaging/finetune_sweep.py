@@ -45,15 +45,12 @@ class Ingredient:
     state: dict
 
 
-def _profile(profile) -> Profile:
-    return profile if isinstance(profile, Profile) else get_profile(profile)
-
 
 def sweep_configs(profile: Profile | str | None = None, *, lrs=None, n_seeds: int | None = None,
                   sweep_seed: int = 0) -> list[dict]:
     """The sweep's hyper-parameters: one dict (lr, weight_decay, augment, label_smoothing, seed) per run,
     ordered by lr then seed. ``lrs`` / ``n_seeds`` default to the profile's ``SWEEP_SIZES``."""
-    p = _profile(profile)
+    p = get_profile(profile)
     sizes = SWEEP_SIZES[p.name]
     lrs = tuple(sizes["lrs"] if lrs is None else lrs)
     n_seeds = sizes["n_seeds"] if n_seeds is None else int(n_seeds)
@@ -74,7 +71,7 @@ def linear_probe_state(profile: Profile | str | None = None, backbone_seed: int 
                        progress: bool | None = None) -> dict:
     """The common starting point: the pre-trained backbone with its linear-probe head (a 0-epoch fine-tuning,
     cached), the theta_0 of WiSE-FT and of the soup landscape."""
-    model, _ = train(finetune_recipe(_profile(profile), backbone_seed, seed=0, epochs=0, schedule="constant"),
+    model, _ = train(finetune_recipe(get_profile(profile), backbone_seed, seed=0, epochs=0, schedule="constant"),
                      device=device,
                      progress=progress)
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -92,7 +89,7 @@ def finetune_sweep(profile: Profile | str | None = None, backbone_seed: int = 0,
     Returns:
         One ``Ingredient`` per config, in order.
     """
-    p = _profile(profile)
+    p = get_profile(profile)
     configs = sweep_configs(p) if configs is None else list(configs)
     out = []
     for hp in configs:

@@ -116,7 +116,7 @@ def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: f
                **overrides) -> dict:
     """The recipe of an SWA run (``schedule="swa"``) or of its SGD baseline with per-epoch tracking
     (``schedule="cosine"``, ``budget`` 1): the profile's standard recipe with epochs = round(budget * epochs)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     if schedule not in ("swa", "cosine"):
         raise ValueError(f"schedule must be 'swa' or 'cosine'; got {schedule!r}")
     sizes = SWA_SIZES[p.name]

@@ -171,7 +171,7 @@ def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: f
 
 def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 1, **overrides) -> dict:
     """Recipe of a cSGLD run of `budget` B on the profile's standard setting (sizes from `CSGLD_SIZES`)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     if p.name not in CSGLD_SIZES:
         raise ValueError(f"no cSGLD sizes for profile {p.name!r}; valid: {', '.join(CSGLD_SIZES)}")
     s = CSGLD_SIZES[p.name]

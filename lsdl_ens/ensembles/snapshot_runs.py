@@ -23,11 +23,12 @@ from ..data import BatchLoader
 from ..profiles import Profile, get_profile
 from ..recipes import augmentation_kwargs, build_from_recipe, load_state, standard_recipe, training_set
 from ..schedules import cosine_lr
-from ..train import default_device, fit
-from .snapshots import SnapshotCollector, run_fge, run_sse, sgd_nesterov
+from ..train import default_device, fit, make_optimizer
+from .snapshots import SnapshotCollector, run_fge, run_sse
 
 __all__ = ["CYCLIC_SIZES", "cyclic_sizes", "SnapshotRun", "pack_states", "unpack_states", "base_loader",
-           "cached_snapshot_run", "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe", "train_fge"]
+           "cached_snapshot_run", "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe",
+           "train_fge"]
 
 CYCLIC_SIZES = {
     #        SSE cycles/B, SSE lr / std lr, FGE cycle / B, FGE lr_1, lr_2 / std lr, no-cycle checkpoints every
@@ -39,7 +40,7 @@ CYCLIC_SIZES = {
 
 def cyclic_sizes(profile: Profile | str | None = None) -> dict:
     """The `CYCLIC_SIZES` row of a profile (custom profiles fall back to the row of the same base name)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     if p.name not in CYCLIC_SIZES:
         raise ValueError(f"no cyclic sizes for profile {p.name!r}; valid: {', '.join(CYCLIC_SIZES)}")
     return dict(CYCLIC_SIZES[p.name])
@@ -97,7 +98,7 @@ def base_loader(base: dict, seed: int) -> BatchLoader:
 
 def sse_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 2, **overrides) -> dict:
     """Recipe of an SSE run of `budget` B on the profile's standard setting (snapshots of 1B are its prefix)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = cyclic_sizes(p)
     recipe = {"method": "sse", "base": standard_recipe(p, seed), "budget": budget,
               "n_cycles": sizes["sse_cycles"] * budget, "lr_max": sizes["sse_lr_factor"] * p.lr}
@@ -138,7 +139,7 @@ def train_sse(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
 def trajectory_recipe(profile: Profile | str | None = None, seed: int = 0, start_fraction: float = 0.8) -> dict:
     """Recipe of a re-run of the standard run keeping the checkpoint at `start_fraction` (with momentum) and
     checkpoints every few epochs (the no-cycle variant of Huang et al. Fig. 5)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     return {"method": "trajectory", "base": standard_recipe(p, seed), "start_fraction": start_fraction,
             "every_epochs": cyclic_sizes(p)["every_epochs"]}
 
@@ -158,7 +159,7 @@ def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
         model = build_from_recipe(base).to(device or default_device())
         start = SnapshotCollector([start_iteration], optimizer_state=True)
         checkpoints = SnapshotCollector(every)
-        fit(model, loader, epochs=epochs, optimizer=sgd_nesterov(model, base["lr"], base["weight_decay"]),
+        fit(model, loader, epochs=epochs, optimizer=make_optimizer("sgd", model, base["lr"], base["weight_decay"]),
             lr_schedule=lambda s: cosine_lr(s.epoch_float, epochs, base["lr"]), seed=base["seed"],
             callbacks=[start, checkpoints], progress=progress, desc="standard run with checkpoints")
         momentum = {f"momentum/{i}": s["momentum_buffer"] for i, s in start.optimizer_states[0]["state"].items()}
@@ -176,7 +177,7 @@ def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
 
 def fge_recipe(profile: Profile | str | None = None, seed: int = 0, budget: float = 2, **overrides) -> dict:
     """Recipe of an FGE run of `budget` B in total: 0.8 B of the standard run, then FGE cycles."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = cyclic_sizes(p)
     recipe = {"method": "fge", "trajectory": trajectory_recipe(p, seed), "base": standard_recipe(p, seed),
               "budget": budget, "cycle": sizes["fge_cycle"], "lr_1": sizes["fge_lr_1"] * p.lr,
@@ -196,7 +197,7 @@ def train_fge(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
 
     def build():
         model = load_state(base, traj["start"]).to(device or default_device())
-        opt = sgd_nesterov(model, recipe["lr_1"], base["weight_decay"])
+        opt = make_optimizer("sgd", model, recipe["lr_1"], base["weight_decay"])
         opt_state = opt.state_dict()
         opt_state["state"] = {i: {"momentum_buffer": b} for i, b in traj["start_momentum"].items()}
         col = run_fge(model, base_loader(base, base["seed"] + 10_000), iterations=iterations,

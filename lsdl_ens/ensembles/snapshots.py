@@ -28,15 +28,14 @@ from __future__ import annotations
 import copy
 import math
 
-import torch
 from torch import nn
 
 from ..data import BatchLoader, ImageSet
 from ..schedules import fge_lr, sse_lr
-from ..train import Callback, fit
+from ..train import Callback, fit, make_optimizer
 
 __all__ = ["SnapshotCollector", "sse_snapshot_iterations", "fge_snapshot_iterations", "fit_iterations", "run_sse",
-           "run_fge", "sgd_nesterov"]
+           "run_fge"]
 
 
 class SnapshotCollector(Callback):
@@ -123,12 +122,6 @@ class _StopAfter(Callback):
             raise _BudgetReached
 
 
-def sgd_nesterov(model, lr: float, weight_decay: float) -> torch.optim.SGD:
-    """The SGD of every snapshot method: momentum 0.9, Nesterov, on the trainable parameters."""
-    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=0.9, nesterov=True,
-                           weight_decay=weight_decay)
-
-
 def fit_iterations(model, loader: BatchLoader, iterations: int, *, optimizer, lr_schedule, callbacks=(),
                    seed: int = 0, progress=None, desc="train") -> None:
     """`lsdl_ens.train.fit` for exactly `iterations` steps (the last epoch may stop part-way)."""
@@ -148,8 +141,9 @@ def run_sse(model, data, *, epochs: int, n_cycles: int, lr_max: float, weight_de
     loader = _loader(data, batch_size, seed)
     total = epochs * len(loader)
     collector = SnapshotCollector.sse(total, n_cycles)
-    fit(model, loader, epochs=epochs, optimizer=sgd_nesterov(model, lr_max, weight_decay), seed=seed, progress=progress,
-        lr_schedule=lambda s: sse_lr(s.iteration, total, n_cycles, lr_max), callbacks=[collector], desc="SSE")
+    fit(model, loader, epochs=epochs, optimizer=make_optimizer("sgd", model, lr_max, weight_decay), seed=seed,
+        progress=progress, lr_schedule=lambda s: sse_lr(s.iteration, total, n_cycles, lr_max), callbacks=[collector],
+        desc="SSE")
     return collector
 
 
@@ -159,7 +153,7 @@ def run_fge(model, data, *, iterations: int, cycle_iterations: int, lr_1: float,
     """Continue training `model` (normally the 80% checkpoint) for `iterations` steps of FGE and return the
     collector of mid-cycle snapshots. `optimizer_state`: the SGD state of the checkpoint (momentum), restored."""
     loader = _loader(data, batch_size, seed)
-    opt = sgd_nesterov(model, lr_1, weight_decay)
+    opt = make_optimizer("sgd", model, lr_1, weight_decay)
     if optimizer_state is not None:
         opt.load_state_dict(copy.deepcopy(optimizer_state))  # torch would update the caller's buffers in place
     collector = SnapshotCollector.fge(iterations, cycle_iterations)

@@ -248,10 +248,10 @@ SWAG_SIZES = {
 def swag_recipe(profile=None, seed: int = 0, **sizes) -> dict:
     """The recipe of a SWAG run: the profile's standard recipe on the SWA schedule (``SWAG_SIZES``, overridable),
     collecting once per epoch after ``swa_start``."""
-    from ..profiles import Profile, get_profile
+    from ..profiles import get_profile
     from ..recipes import standard_recipe
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     cfg = {**SWAG_SIZES[p.name], **sizes}
     train = standard_recipe(p, seed, epochs=cfg["epochs"], schedule="swa",
                             schedule_kw={"swa_lr": cfg["swa_lr"], "swa_start": cfg["swa_start"]})

@@ -19,8 +19,7 @@ from ..recipes import finetune_recipe, pretrain_recipe, profile_transfer, standa
 from ..state import parameter_keys
 from .curves import CurveModel, evaluate_curve, train_curve
 from .plane import plane_basis, plane_grid, project
-from .protocol import (LANDSCAPE_SIZES, cached_arrays, landscape_data, landscape_sizes, pair_path, protocol_key,
-                       resolve_profile)
+from .protocol import LANDSCAPE_SIZES, cached_arrays, landscape_data, landscape_sizes, pair_path, protocol_key
 from .similarity import stage_similarity
 from .spawning import spawn_experiment
 
@@ -37,7 +36,7 @@ def curve_recipe(profile=None, kind: str = "bezier", seeds=(0, 1), n_bends: int 
     """Recipe of a curve between the standard models of `seeds` (Garipov et al.: lr constant for half the epochs,
     then linear to 1%; wd on w(t); ends fixed; one t per batch). Defaults: the profile's `curve_epochs`,
     standard lr and weight decay (the reference uses about 0.3x the endpoint lr but 20-50x more epochs)."""
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     if kind not in ("bezier", "polychain"):
         raise ValueError(f"kind must be 'bezier' or 'polychain'; got {kind!r}")
     recipe = {"profile": p.name, "start": standard_recipe(p, seeds[0]), "end": standard_recipe(p, seeds[1]),
@@ -90,7 +89,7 @@ def curve_results(recipe: dict, n_points: int | None = None) -> dict:
 
 def segment_results(profile=None, seeds=(0, 1), n_alphas: int | None = None) -> dict:
     """Test and train loss/error on the straight segment between two standard models (BN recomputed per alpha)."""
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     return pair_path(p, standard_recipe(p, seeds[0]), standard_recipe(p, seeds[1]),
                       n_alphas or landscape_sizes(p)["n_alphas"])
 
@@ -108,7 +107,7 @@ def plane_results(profile=None, third: str = "seed2", grid: int | None = None) -
         the `plane_grid` result (``xs``, ``ys``, ``loss``/``error`` on the train-evaluation subset, ``points``)
         plus ``bezier_xy`` / ``polychain_xy`` [n, 2] (curve points) and ``bends_xy`` [2, 2] (Bezier, polychain).
     """
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     if third not in ("seed2", "bezier"):
         raise ValueError(f"third must be 'seed2' or 'bezier'; got {third!r}")
     grid = grid or landscape_sizes(p)["plane_grid"]
@@ -157,7 +156,7 @@ def transfer_models(profile=None, seeds=(0, 1), backbone_seed: int = 0) -> dict:
         ``{"P": pre-trained (source head), "P-T": [fine-tuned from P with `seeds`], "RI-T": [trained from
         random init on the target classes with `seeds`], "recipes": {...}}``.
     """
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     recipes = {"P": pretrain_recipe(p, backbone_seed),
                "P-T": [finetune_recipe(p, backbone_seed=backbone_seed, seed=s) for s in seeds],
                "RI-T": [_random_init_recipe(p, s) for s in seeds]}
@@ -172,7 +171,7 @@ def transfer_lmc(profile=None, seeds=(0, 1), n_alphas: int | None = None) -> dic
     Returns:
         ``{"P-T": path, "RI-T": path}`` with ``alphas``, test ``loss``/``error``, ``train_loss``/``train_error``.
     """
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     n_alphas = n_alphas or landscape_sizes(p)["n_alphas"]
     transfer_models(p, seeds)  # trains (or loads) all of them first
     pt = [finetune_recipe(p, seed=s) for s in seeds]
@@ -188,7 +187,7 @@ def similarity_tables(profile=None, seeds=(0, 1)) -> dict:
     Returns:
         ``{"stages": [...], "cka": {pair: np.ndarray}, "l2": {pair: np.ndarray}}``.
     """
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     models = transfer_models(p, seeds)
     data = balanced_subset(profile_transfer(p).target_test, landscape_sizes(p)["n_similarity"], seed=13)
     pairs = {"P-T & P": (models["P-T"][0], models["P"]), "P-T & P-T": tuple(models["P-T"]),

@@ -43,7 +43,7 @@ from ..profiles import Profile, get_profile
 from ..recipes import load_state, profile_data, profile_transfer, train
 from .linear import linear_path
 
-__all__ = ["LANDSCAPE_SIZES", "landscape_sizes", "landscape_data", "resolve_profile", "bn_batches", "cached_arrays",
+__all__ = ["LANDSCAPE_SIZES", "landscape_sizes", "landscape_data", "bn_batches", "cached_arrays",
            "protocol_key", "pair_path"]
 
 LANDSCAPE_SIZES = {
@@ -57,14 +57,10 @@ LANDSCAPE_SIZES = {
 }
 
 
-def resolve_profile(profile) -> Profile:
-    """`profile` itself if it is a Profile, else `get_profile(profile)`."""
-    return profile if isinstance(profile, Profile) else get_profile(profile)
-
 
 def landscape_sizes(profile=None) -> dict:
     """The `LANDSCAPE_SIZES` row of a profile (a copy)."""
-    return dict(LANDSCAPE_SIZES[resolve_profile(profile).name])
+    return dict(LANDSCAPE_SIZES[get_profile(profile).name])
 
 
 def bn_batches(train_set: ImageSet, p: Profile, seed: int = 0) -> list:
@@ -84,7 +80,7 @@ def landscape_data(profile=None, domain: str = "cifar10") -> dict:
     Returns:
         ``{"eval": ImageSet, "train_eval": ImageSet, "bn": [(x, y), ...], "train": ImageSet}``.
     """
-    p, sizes = resolve_profile(profile), landscape_sizes(profile)
+    p, sizes = get_profile(profile), landscape_sizes(profile)
     if domain == "cifar10":
         train_set, _, test_set = profile_data(p)
     elif domain == "target":

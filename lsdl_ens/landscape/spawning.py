@@ -18,11 +18,12 @@ from torch import nn
 
 from ..cache import default_cache
 from ..data import BatchLoader
+from ..profiles import get_profile
 from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, training_set
 from ..schedules import cosine_lr
-from ..train import Callback, fit
+from ..train import Callback, fit, make_optimizer
 from .linear import barrier
-from .protocol import landscape_sizes, pair_path, resolve_profile
+from .protocol import landscape_sizes, pair_path
 
 __all__ = ["spawn_experiment"]
 
@@ -36,12 +37,6 @@ class _OffsetLoader(BatchLoader):
 
     def iterate(self, epoch: int = 0, seed: int | None = None):
         return super().iterate(epoch=epoch + self.offset, seed=seed)
-
-
-def _sgd(model: nn.Module, recipe: dict) -> torch.optim.Optimizer:
-    """The optimizer `lsdl_ens.train.fit` builds for a standard recipe (SGD, Nesterov momentum 0.9)."""
-    return torch.optim.SGD([q for q in model.parameters() if q.requires_grad], lr=recipe["lr"], momentum=0.9,
-                           nesterov=True, weight_decay=recipe["weight_decay"])
 
 
 def _loader(recipe: dict, seed: int, offset: int) -> _OffsetLoader:
@@ -97,7 +92,7 @@ def _spawn_parent(recipe: dict, spawn_epochs) -> dict:
 
     def build():
         model = build_from_recipe(recipe)
-        optimizer = _sgd(model, recipe)
+        optimizer = make_optimizer("sgd", model, recipe["lr"], recipe["weight_decay"])
         snaps = _Snapshots(key["spawn_epochs"])
         fit(model, _loader(recipe, recipe["seed"], 0), epochs=recipe["epochs"], optimizer=optimizer,
             lr_schedule=_schedule(recipe, 0), seed=recipe["seed"], callbacks=[snaps], desc="spawn parent")
@@ -114,7 +109,7 @@ def _spawn_child(recipe: dict, spawn_epochs, k: int, child_seed: int) -> dict:
     def build():
         parent = _spawn_parent(recipe, spawn_epochs)
         model = build_from_recipe(recipe)
-        optimizer = _sgd(model, recipe)
+        optimizer = make_optimizer("sgd", model, recipe["lr"], recipe["weight_decay"])
         _parent_checkpoint(parent, k, model, optimizer)
         fit(model, _loader(recipe, child_seed, k), epochs=recipe["epochs"] - k, optimizer=optimizer,
             lr_schedule=_schedule(recipe, k), seed=child_seed, desc=f"child spawned at {k}")
@@ -138,7 +133,7 @@ def spawn_experiment(profile=None, spawn_epochs=None, seed: int = 0, child_seed:
         "train_barrier": [...], "independent_test_barrier", "independent_train_barrier",
         "child_test_error": [...]}``; barriers of the error, linear reference, as fractions.
     """
-    p = resolve_profile(profile)
+    p = get_profile(profile)
     sizes = landscape_sizes(p)
     spawn_epochs = tuple(sizes["spawn_epochs"] if spawn_epochs is None else spawn_epochs)
     if any(int(k) != k or not 0 <= k < p.epochs for k in spawn_epochs):

@@ -49,7 +49,7 @@ def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: in
     """The recipe of one matched-compute run (JSON dict)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = OPT_SIZES.get(p.name, OPT_SIZES["cpu"])
     epochs = sizes["epochs"]
     recipe = {"method": method, "model": p.model, "n_train": sizes["n_train"],
@@ -176,7 +176,7 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
     from ..landscape.plane import plane_point
     from ..state import parameter_keys
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = PLANE_SIZES.get(p.name, PLANE_SIZES["cpu"])
     base = optimizer_recipe("lookahead", p)
     recipe = {"run": base, "k": k, "alpha": alpha, **sizes}

@@ -105,10 +105,10 @@ def train_vertex(simplex: SimplexModel, data, *, epochs: int, lr: float = 0.01, 
 
 def spro_recipe(profile=None, seed: int = 0, **sizes) -> dict:
     """Recipe of a SPRO simplex grown from the profile's standard model of ``seed`` (``SPRO_SIZES``, overridable)."""
-    from ..profiles import Profile, get_profile
+    from ..profiles import get_profile
     from ..recipes import standard_recipe
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     cfg = {**SPRO_SIZES[p.name], **sizes}
     return {"base": standard_recipe(p, seed), "n_vertices": cfg["n_vertices"], "epochs": cfg["epochs"],
             "n_samples": cfg["n_samples"], "lr": cfg["lr"], "lam": cfg["lam"], "weight_decay": p.weight_decay,

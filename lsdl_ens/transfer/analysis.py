@@ -111,7 +111,7 @@ def consecutive_paths(member_recipes: Sequence[dict], profile: Profile | str | N
     from .cycles import load_member
     from .members import _split
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = transfer_sizes(p)
     cache = cache or default_cache()
     out = []
@@ -141,7 +141,7 @@ def member_plane(member_recipes: Sequence[dict], profile: Profile | str | None =
 
     if len(member_recipes) != 3:
         raise ValueError(f"member_recipes must name exactly 3 members; got {len(member_recipes)}")
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = transfer_sizes(p)
     cache = cache or default_cache()
     key = {"members": list(member_recipes), "profile": p.name, "grid": sizes.plane_grid, "n_test": sizes.n_landscape}

@@ -39,7 +39,7 @@ def method_recipes(method: str, profile: Profile | str | None = None, setting: t
     member)."""
     from .members import global_de_recipes, local_de_recipes
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     n = p.ensemble_size if n_members is None else n_members
     if method == "local_de":
         return local_de_recipes(p, n)
@@ -60,7 +60,7 @@ def run_grid(method: str, profile: Profile | str | None = None, **kw) -> dict:
     accuracy vs size on the validation and test sets, the full ensemble's validation accuracy, and each member's
     test accuracy.
     """
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     y = labels(p)
     out = {}
     for setting in grid_settings(p):

@@ -27,14 +27,11 @@ from ..train import predict_probs
 __all__ = ["local_de_recipes", "global_de_recipes", "backbone_of", "member_probs", "pretrain_cost"]
 
 
-def _profile(profile) -> Profile:
-    return profile if isinstance(profile, Profile) else get_profile(profile)
-
 
 def local_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, *, backbone_seed: int = 0,
                      **overrides) -> list[dict]:
     """Fine-tuning recipes of a Local DE: one backbone, fine-tuning seeds 0 .. M - 1 (M: profile.ensemble_size)."""
-    p = _profile(profile)
+    p = get_profile(profile)
     n = p.ensemble_size if n_members is None else n_members
     if n < 1:
         raise ValueError(f"n_members must be >= 1; got {n}")
@@ -43,7 +40,7 @@ def local_de_recipes(profile: Profile | str | None = None, n_members: int | None
 
 def global_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, **overrides) -> list[dict]:
     """Fine-tuning recipes of a Global DE: backbone (pre-training) seeds 0 .. M - 1, fine-tuning seed 0 each."""
-    p = _profile(profile)
+    p = get_profile(profile)
     n = p.ensemble_size if n_members is None else n_members
     if n < 1:
         raise ValueError(f"n_members must be >= 1; got {n}")
@@ -84,7 +81,7 @@ def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=No
     kind "transfer_probs"; trains the member on a miss)."""
     from .cycles import load_member
 
-    p = _profile(profile)
+    p = get_profile(profile)
     cache = cache or default_cache()
     key = {"member": recipe, "eval": {"profile": p.name, "n_target": p.n_target, "n_test": p.n_test}}
 
@@ -100,7 +97,7 @@ def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=No
 
 def labels(profile: Profile | str | None = None) -> dict:
     """``{"val", "test"}`` labels of the target sets of `profile`."""
-    split = _split(_profile(profile).name)
+    split = _split(get_profile(profile).name)
     return {"val": split.target_val.labels, "test": split.target_test.labels}
 
 

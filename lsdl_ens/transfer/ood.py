@@ -54,13 +54,13 @@ def _clean(profile_name: str, n: int) -> ImageSet:
 
 def ood_sets(profile: Profile | str | None = None) -> dict:
     """``{(name, severity): ImageSet}`` of the profile's corrupted target test sets (built once, in memory)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     n = transfer_sizes(p).n_ood
     return {(c, s): _corrupted(p.name, n, c, s) for c in _corruptions() for s in SEVERITIES}
 
 
 def ood_labels(profile: Profile | str | None = None) -> torch.Tensor:
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     return _clean(p.name, transfer_sizes(p).n_ood).labels
 
 
@@ -69,7 +69,7 @@ def ood_probs(recipe: dict, profile: Profile | str | None = None, *, cache=None,
     """Probabilities of one member (or soup) on every corrupted set: [len(SEVERITIES), len(CORRUPTIONS), n, C]."""
     from .cycles import load_member
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     cache = cache or default_cache()
     key = {"member": recipe, "ood": {"profile": p.name, "n": transfer_sizes(p).n_ood,
                                      "corruptions": list(_corruptions()), "severities": list(SEVERITIES)}}

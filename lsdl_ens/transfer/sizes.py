@@ -44,7 +44,7 @@ SIZES = {
 
 def transfer_sizes(profile: Profile | str | None = None) -> TransferSizes:
     """The chapter's extra sizes for `profile` (default: the current profile)."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     if p.name not in SIZES:
         raise ValueError(f"no transfer sizes for profile {p.name!r}; known: {', '.join(SIZES)}")
     return SIZES[p.name]

@@ -41,7 +41,7 @@ TTA_SIZES = {
 
 
 def tta_sizes(profile: Profile | str | None = None) -> dict:
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     return dict(TTA_SIZES.get(p.name, TTA_SIZES["cpu"]))
 
 
@@ -50,7 +50,7 @@ def test_images(profile: Profile | str | None = None, corruption: str | None = N
     """(normalised float images [N, 3, 32, 32], labels [N]) of the profile's test split, optionally corrupted."""
     from ..data import corrupt
 
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     n = n_images or tta_sizes(p)["n_images"]
     _, _, test = cifar10_splits(p.n_train, p.n_val, p.n_test)
     g = torch.Generator().manual_seed(7)
@@ -109,7 +109,7 @@ def evaluate_tta(method: str, corruption: str | None = None, severity: int = 5, 
 
     Returns {"accuracy", "seconds", "recipe"}.
     """
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     sizes = tta_sizes(p)
     clip = clip or clip_recipe(p)
     kw = dict(method_kw)

@@ -42,7 +42,7 @@ def build_tokenizer(class_names=CIFAR10_CLASSES, templates=CAPTION_TEMPLATES) ->
 
 def clip_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
     """The recipe (JSON dict) of the profile's tiny CLIP; `overrides` replace fields."""
-    p = profile if isinstance(profile, Profile) else get_profile(profile)
+    p = get_profile(profile)
     recipe = {"model": "tiny_clip", "widths": [16, 32, 64, 128], "embed_dim": 64,
               "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test},
               "epochs": CLIP_SIZES.get(p.name, CLIP_SIZES["cpu"])["epochs"], "lr": 2e-3, "weight_decay": 0.01,
