@@ -21,25 +21,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .image_filters import (  # noqa: F401  (re-exported for the tests)
+from .image_filters import (
     SIZE,
-    _TRUNCATION_SLACK,
-    _NEGLIGIBLE_TAP,
+    apply_separable,
+    clipped_zoom_matrix,
+    filter2d,
+    gaussian_filter,
+    grid_sample_pixels,
+    motion_blur_uint8,
+    pil_box_resize,
+    plasma_fractal,
     to_unit,
     truncate_to_uint8,
     uniform,
-    _pad_index,
-    filter_matrix,
-    apply_separable,
-    gaussian_taps,
-    gaussian_filter,
-    filter2d,
-    clipped_zoom_matrix,
-    plasma_fractal,
-    motion_blur_uint8,
-    pil_box_coefficients,
-    pil_box_resize,
-    grid_sample_pixels,
 )
 
 # every parameter below is the reference's CIFAR (32 x 32) value
