@@ -214,7 +214,7 @@ def test_local_and_global_de_use_the_right_backbones():
     assert all(T.backbone_of(r) == pretrain_recipe(p, 0) for r in local)
     assert [T.backbone_of(r) for r in glob] == [pretrain_recipe(p, b) for b in range(4)]
     assert len({r["seed"] for r in local}) == 4 and {r["seed"] for r in glob} == {0}
-    assert local[0] == glob[0] == finetune_recipe(p, backbone_seed=0, seed=0)
+    assert local[0] == glob[0] == T.transfer_finetune_recipe(p, backbone_seed=0, seed=0)
     cost_l, cost_g = T.pretrain_cost(local), T.pretrain_cost(glob)
     assert cost_l["n_backbones"] == 1 and cost_g["n_backbones"] == 4
     assert cost_g["pretrain_images"] == 4 * cost_l["pretrain_images"] == 4 * p.pretrain_epochs * p.n_source
@@ -222,22 +222,62 @@ def test_local_and_global_de_use_the_right_backbones():
         T.local_de_recipes(p, 0)
 
 
+def test_transfer_finetune_recipe_uses_the_chapter_sizes():
+    cpu, sizes = get_profile("cpu"), T.transfer_sizes("cpu")
+    r = T.transfer_finetune_recipe(cpu, backbone_seed=1, seed=2)
+    assert (r["epochs"], r["lr"]) == (sizes.finetune_epochs, sizes.finetune_lr)
+    assert r == finetune_recipe(cpu, 1, 2, epochs=sizes.finetune_epochs, lr=sizes.finetune_lr)
+    assert r["epochs"] != cpu.finetune_epochs  # the cpu chapter fine-tunes longer than the profile
+    assert T.transfer_finetune_recipe(cpu, epochs=3)["epochs"] == 3  # overrides win
+    smoke = get_profile("smoke")
+    assert T.SIZES["smoke"].finetune_epochs is None
+    assert T.transfer_finetune_recipe(smoke) == finetune_recipe(smoke)  # None: the profile's recipe
+
+
 def test_cycle_recipes_and_method_recipes():
     p = get_profile("cpu")
-    first = finetune_recipe(p, 0, 0)
+    first = T.transfer_finetune_recipe(p, 0, 0)
     rs = T.cycle_recipes(first, "starsse", 5, lr_mult=0.25, epoch_mult=0.5)
     assert rs[0] == first and len(rs) == 5
     assert [r["cycle"]["index"] for r in rs[1:]] == [1, 2, 3, 4]
     assert len({r["cycle"]["seed"] for r in rs[1:]}) == 4
-    assert rs[1]["cycle"]["lr"] == pytest.approx(0.25 * p.finetune_lr)
-    assert rs[1]["cycle"]["epochs"] == int(0.5 * p.finetune_epochs)
+    assert rs[1]["cycle"]["lr"] == pytest.approx(0.25 * first["lr"])
+    assert rs[1]["cycle"]["epochs"] == int(0.5 * first["epochs"])
     assert T.backbone_of(rs[3]) == pretrain_recipe(p, 0)
-    assert T.method_recipes("sse", p, (2.0, 1.0))[0] == T.method_recipes("local_de", p)[0]
+    assert T.method_recipes("sse", p, (2.0, 1.0))[0] == T.method_recipes("local_de", p)[0] == first
+    assert T.method_recipes("starsse", p, (2.0, 1.0))[1]["first"] == first
     with pytest.raises(ValueError, match="setting"):
         T.method_recipes("sse", p)
     with pytest.raises(ValueError, match="method"):
         T.cycle_recipes(first, "fge", 3, lr_mult=1, epoch_mult=1)
     assert len(T.grid_settings(p)) == len(T.SIZES["cpu"].lr_mults) * len(T.SIZES["cpu"].epoch_mults)
+
+
+def test_run_soup_grid_scores_the_soup_of_each_cells_members(monkeypatch):
+    from lsdl_ens.transfer import grid
+
+    p = get_profile("cpu")
+    g = torch.Generator().manual_seed(0)
+    y = {"val": torch.randint(0, 5, (40,), generator=g), "test": torch.randint(0, 5, (60,), generator=g)}
+    fake = {}  # soup recipe -> probabilities; distinct per cell
+
+    def fake_member_probs(recipe, profile, **kw):
+        assert "soup" in recipe and recipe["bn"]["data"] == "target_train"
+        key = repr(recipe)
+        if key not in fake:
+            fake[key] = {k: torch.rand(len(v), 5, generator=g).softmax(-1) for k, v in y.items()}
+        return fake[key]
+
+    monkeypatch.setattr(grid, "member_probs", fake_member_probs)
+    monkeypatch.setattr(grid, "labels", lambda profile: y)
+    res = T.run_soup_grid("starsse", p)
+    assert set(res) == set(T.grid_settings(p)) and len(fake) == len(res)
+    for cell, r in res.items():
+        probs = fake[repr(T.soup_recipe(T.method_recipes("starsse", p, cell)))]
+        for k in ("val", "test"):
+            assert r[k + "_acc"] == pytest.approx((probs[k].argmax(-1) == y[k]).double().mean().item())
+    best = T.select_settings(res)["optimal"]
+    assert res[best]["val_acc"] == max(r["val_acc"] for r in res.values())
 
 
 def test_select_settings():

@@ -3,9 +3,10 @@ soups, the cycle hyperparameter grid, interpolation between members and OOD eval
 
 | name | module |
 |---|---|
-| `local_de_recipes`, `global_de_recipes`, `backbone_of`, `member_probs`, `pretrain_cost` | `members.py` |
+| `transfer_finetune_recipe`, `local_de_recipes`, `global_de_recipes`, `backbone_of`, `member_probs`,
+  `pretrain_cost` | `members.py` |
 | `cycle_lr`, `cycle_schedule`, `run_cycles`, `cycle_recipes`, `train_cycle_member`, `load_member` | `cycles.py` |
-| `grid_settings`, `method_recipes`, `run_grid`, `select_settings` | `grid.py` |
+| `grid_settings`, `method_recipes`, `run_grid`, `run_soup_grid`, `select_settings` | `grid.py` |
 | `ensemble_curve`, `member_diversity`, `barrier_of`, `soup_recipe`, `load_soup`, `consecutive_paths`,
   `member_plane` | `analysis.py` |
 | `SEVERITIES`, `ood_sets`, `ood_probs`, `ood_accuracy` | `ood.py` |
@@ -20,17 +21,18 @@ from .analysis import (barrier_of, consecutive_paths, ensemble_curve, load_soup,
                        soup_recipe)
 from .cycles import (CYCLE_METHODS, cycle_lr, cycle_recipes, cycle_schedule, load_member, member_histories,
                      run_cycles, train_cycle_member)
-from .grid import grid_settings, method_recipes, run_grid, select_settings
+from .grid import grid_settings, method_recipes, run_grid, run_soup_grid, select_settings
 from .members import (backbone_of, global_de_recipes, labels, local_de_recipes, member_probs, pretrain_cost,
-                      stack_probs)
+                      stack_probs, transfer_finetune_recipe)
 from .ood import SEVERITIES, ood_accuracy, ood_labels, ood_probs, ood_sets
 from .sizes import SIZES, TransferSizes, transfer_sizes
 
 __all__ = [
-    "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs", "stack_probs", "labels", "pretrain_cost",
+    "transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs", "stack_probs",
+    "labels", "pretrain_cost",
     "CYCLE_METHODS", "cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "train_cycle_member",
     "load_member", "member_histories",
-    "grid_settings", "method_recipes", "run_grid", "select_settings",
+    "grid_settings", "method_recipes", "run_grid", "run_soup_grid", "select_settings",
     "ensemble_curve", "member_diversity", "barrier_of", "soup_recipe", "load_soup", "consecutive_paths", "member_plane",
     "SEVERITIES", "ood_sets", "ood_probs", "ood_accuracy", "ood_labels",
     "SIZES", "TransferSizes", "transfer_sizes",

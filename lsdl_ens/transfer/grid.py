@@ -9,6 +9,10 @@ and three cells are named as in the paper:
 * ``"local"``: the smallest hyperparameters (lowest lr_mult x epoch_mult, then lowest LR);
 * ``"semi-local"``: the largest hyperparameters (highest lr_mult x epoch_mult, then highest LR).
 
+Soups are scored separately (`run_soup_grid`): the uniform soup of each cell's members on the validation set. The
+paper selects ensembles and soups separately, since soups need linearly connected members and prefer smaller
+cycle LRs than ensembles; `select_settings` works on either result.
+
 Deliberate simplification: "local" and "semi-local" are the corners of the grid rather than judged from each
 cell's behaviour; the chapter checks their behaviour (interpolation barrier, member accuracy) afterwards.
 """
@@ -16,13 +20,12 @@ cell's behaviour; the chapter checks their behaviour (interpolation barrier, mem
 from __future__ import annotations
 
 from ..profiles import Profile, get_profile
-from ..recipes import finetune_recipe
-from .analysis import ensemble_curve
+from .analysis import ensemble_curve, soup_recipe
 from .cycles import cycle_recipes
-from .members import labels, stack_probs
+from .members import labels, member_probs, stack_probs, transfer_finetune_recipe
 from .sizes import transfer_sizes
 
-__all__ = ["grid_settings", "method_recipes", "run_grid", "select_settings"]
+__all__ = ["grid_settings", "method_recipes", "run_grid", "run_soup_grid", "select_settings"]
 
 
 def grid_settings(profile: Profile | str | None = None) -> list[tuple[float, float]]:
@@ -48,7 +51,7 @@ def method_recipes(method: str, profile: Profile | str | None = None, setting: t
     if method in ("sse", "starsse"):
         if setting is None:
             raise ValueError(f"method {method!r} needs setting=(lr_mult, epoch_mult)")
-        return cycle_recipes(finetune_recipe(p, backbone_seed=0, seed=0), method, n,
+        return cycle_recipes(transfer_finetune_recipe(p, backbone_seed=0, seed=0), method, n,
                              lr_mult=setting[0], epoch_mult=setting[1])
     raise ValueError(f"method must be local_de, global_de, sse or starsse; got {method!r}")
 
@@ -72,8 +75,24 @@ def run_grid(method: str, profile: Profile | str | None = None, **kw) -> dict:
     return out
 
 
+def run_soup_grid(method: str, profile: Profile | str | None = None, **kw) -> dict:
+    """Uniform soups (BN recomputed, `soup_recipe`) of every grid cell of `method` ("sse" or "starsse"), cached.
+
+    Returns ``{(lr_mult, epoch_mult): {"val_acc", "test_acc"}}``: the soup's accuracy on the target validation and
+    test sets (select with `select_settings`, which reads "val_acc").
+    """
+    p = get_profile(profile)
+    y = labels(p)
+    out = {}
+    for setting in grid_settings(p):
+        probs = member_probs(soup_recipe(method_recipes(method, p, setting)), p, **kw)
+        out[setting] = {k + "_acc": float((probs[k].argmax(-1) == y[k]).double().mean()) for k in ("val", "test")}
+    return out
+
+
 def select_settings(results: dict) -> dict:
-    """``{"local", "optimal", "semi-local"}`` -> (lr_mult, epoch_mult) from `run_grid` results (see module doc)."""
+    """``{"local", "optimal", "semi-local"}`` -> (lr_mult, epoch_mult) from `run_grid` or `run_soup_grid` results
+    (see module doc)."""
     if not results:
         raise ValueError("results is empty; run run_grid first")
     cells = list(results)

@@ -6,8 +6,12 @@
 * **Global DE**: one fine-tuning per *independently pre-trained* backbone (pre-training seeds 0 .. M - 1). Costs M
   pre-trainings, and its members sit in different pre-train basins, so they are more diverse.
 
-Member 0 of both is the same run (`finetune_recipe(profile, backbone_seed=0, seed=0)`), which is also model 1 of
-SSE/StarSSE (`lsdl_ens.transfer.cycles`).
+Member 0 of both is the same run (`transfer_finetune_recipe(profile, backbone_seed=0, seed=0)`), which is also
+model 1 of SSE/StarSSE (`lsdl_ens.transfer.cycles`).
+
+Every member is fine-tuned with `transfer_finetune_recipe`: the course's `finetune_recipe` with the chapter's
+epochs and LR (`transfer_sizes(profile).finetune_epochs` / `finetune_lr`, longer than the profile's on cpu so that
+model 1 is converged, as the paper assumes).
 
 Reference: Sadrtdinov et al., NeurIPS 2023, https://arxiv.org/abs/2303.03374; isadrtdinov/ens-for-transfer
 @8984ccc: ``scripts/*_baseline.py`` (5 checkpoints x 5 seeds give both ensembles).
@@ -23,9 +27,20 @@ from ..cache import default_cache
 from ..profiles import Profile, get_profile
 from ..recipes import finetune_recipe, profile_transfer
 from ..train import predict_probs
+from .sizes import transfer_sizes
 
-__all__ = ["local_de_recipes", "global_de_recipes", "backbone_of", "member_probs", "pretrain_cost"]
+__all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs",
+           "pretrain_cost"]
 
+
+def transfer_finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0, seed: int = 0,
+                             **overrides) -> dict:
+    """`finetune_recipe` with the transfer chapter's fine-tuning epochs and LR (`transfer_sizes`; where those are
+    None, the profile's). `overrides` win over both."""
+    p = get_profile(profile)
+    s = transfer_sizes(p)
+    chapter = {k: v for k, v in (("epochs", s.finetune_epochs), ("lr", s.finetune_lr)) if v is not None}
+    return finetune_recipe(p, backbone_seed=backbone_seed, seed=seed, **{**chapter, **overrides})
 
 
 def local_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, *, backbone_seed: int = 0,
@@ -35,7 +50,7 @@ def local_de_recipes(profile: Profile | str | None = None, n_members: int | None
     n = p.ensemble_size if n_members is None else n_members
     if n < 1:
         raise ValueError(f"n_members must be >= 1; got {n}")
-    return [finetune_recipe(p, backbone_seed=backbone_seed, seed=s, **overrides) for s in range(n)]
+    return [transfer_finetune_recipe(p, backbone_seed=backbone_seed, seed=s, **overrides) for s in range(n)]
 
 
 def global_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, **overrides) -> list[dict]:
@@ -44,7 +59,7 @@ def global_de_recipes(profile: Profile | str | None = None, n_members: int | Non
     n = p.ensemble_size if n_members is None else n_members
     if n < 1:
         raise ValueError(f"n_members must be >= 1; got {n}")
-    return [finetune_recipe(p, backbone_seed=b, seed=0, **overrides) for b in range(n)]
+    return [transfer_finetune_recipe(p, backbone_seed=b, seed=0, **overrides) for b in range(n)]
 
 
 def backbone_of(recipe: dict) -> dict | None:
