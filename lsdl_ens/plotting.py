@@ -62,3 +62,23 @@ def size_plot(ax, sizes, values: dict, *, ylabel: str, title: str):
     ax.set_xticks(list(sizes))
     ax.legend()
     return ax
+
+
+def annotated_heatmap(ax, table, *, xticklabels, yticklabels, xlabel: str, ylabel: str, title: str,
+                      cmap: str = "viridis", fmt: str = "{:.1f}"):
+    """A grid of values (rows: y, columns: x) as a colour map with every value written in its cell, and a colour
+    bar (e.g. a hyperparameter grid's validation accuracy)."""
+    table = np.asarray(table, dtype=float)
+    if table.shape != (len(yticklabels), len(xticklabels)):
+        raise ValueError(f"table has shape {table.shape}, but there are {len(yticklabels)} yticklabels (rows) "
+                         f"and {len(xticklabels)} xticklabels (columns)")
+    image = ax.imshow(table, cmap=cmap, aspect="auto")
+    for i, row in enumerate(table):
+        for j, value in enumerate(row):
+            ax.text(j, i, fmt.format(value), ha="center", va="center", color="white")
+    ax.set_xticks(range(len(xticklabels)), list(xticklabels))
+    ax.set_yticks(range(len(yticklabels)), list(yticklabels))
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax)
+    return ax
