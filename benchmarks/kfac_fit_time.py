@@ -73,5 +73,6 @@ def main() -> None:
         print(f"  {name}: split c = {c:.3e} (1/c = {1 / c:.1f}); after it, max rel. difference A {ra:.2e}, "
               f"N*G {rg:.2e}")
 
+
 if __name__ == "__main__":
     main()

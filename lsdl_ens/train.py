@@ -150,8 +150,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
                              seed=seed, device=device)
     loader.to(device)
     schedule = lr_schedule if callable(lr_schedule) else (lambda _s, v=float(lr_schedule): v)
-    opt = make_optimizer(optimizer, model, schedule(TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
-                          weight_decay)
+    opt = make_optimizer(optimizer, model, schedule(TrainStep(0, 0, 0, max(len(loader), 1), epochs)), weight_decay)
     step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing))
     history = History()
     for cb in callbacks:

@@ -45,7 +45,6 @@ class Ingredient:
     state: dict
 
 
-
 def sweep_configs(profile: Profile | str | None = None, *, lrs=None, n_seeds: int | None = None,
                   sweep_seed: int = 0) -> list[dict]:
     """The sweep's hyper-parameters: one dict (lr, weight_decay, augment, label_smoothing, seed) per run,
@@ -72,8 +71,7 @@ def linear_probe_state(profile: Profile | str | None = None, backbone_seed: int 
     """The common starting point: the pre-trained backbone with its linear-probe head (a 0-epoch fine-tuning,
     cached), the theta_0 of WiSE-FT and of the soup landscape."""
     model, _ = train(finetune_recipe(get_profile(profile), backbone_seed, seed=0, epochs=0, schedule="constant"),
-                     device=device,
-                     progress=progress)
+                     device=device, progress=progress)
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 

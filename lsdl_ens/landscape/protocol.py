@@ -57,7 +57,6 @@ LANDSCAPE_SIZES = {
 }
 
 
-
 def landscape_sizes(profile=None) -> dict:
     """The `LANDSCAPE_SIZES` row of a profile (a copy)."""
     return dict(LANDSCAPE_SIZES[get_profile(profile).name])
@@ -80,7 +79,8 @@ def landscape_data(profile=None, domain: str = "cifar10") -> dict:
     Returns:
         ``{"eval": ImageSet, "train_eval": ImageSet, "bn": [(x, y), ...], "train": ImageSet}``.
     """
-    p, sizes = get_profile(profile), landscape_sizes(profile)
+    p = get_profile(profile)
+    sizes = landscape_sizes(p)
     if domain == "cifar10":
         train_set, _, test_set = profile_data(p)
     elif domain == "target":
