@@ -22,6 +22,8 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import checks
+
 StateDict = dict[str, Tensor]
 
 __all__ = [
@@ -35,30 +37,17 @@ def _is_float(t: Tensor) -> bool:
 
 
 def check_compatible(states: Sequence[StateDict], names: Sequence[str] | None = None) -> None:
-    """Raise ``ValueError`` unless all states have the same keys, and equal shapes and dtypes per key.
+    """Raise ``ValueError`` unless all states have the same keys, and equal shapes, dtypes and devices per key
+    (``TypeError`` if one is not a state dict, e.g. a model).
 
     Args:
         states: the states to compare with the first one.
         names: how to call each state in messages (default ``states[0]``, ``states[1]``, ...).
     """
     names = list(names) if names is not None else [f"states[{i}]" for i in range(len(states))]
-    if not states:
-        return
-    first, first_name = states[0], names[0]
-    for state, name in zip(states[1:], names[1:]):
-        missing = [k for k in first if k not in state]
-        if missing:
-            raise ValueError(f"key {missing[0]!r} is in {first_name} but {name} lacks it")
-        extra = [k for k in state if k not in first]
-        if extra:
-            raise ValueError(f"key {extra[0]!r} is in {name} but {first_name} lacks it")
-        for key, ref in first.items():
-            other = state[key]
-            if ref.shape != other.shape:
-                raise ValueError(f"key {key!r} has shape {tuple(ref.shape)} in {first_name} but "
-                                 f"{tuple(other.shape)} in {name}")
-            if ref.dtype != other.dtype:
-                raise ValueError(f"key {key!r} has dtype {ref.dtype} in {first_name} but {other.dtype} in {name}")
+    for state, name in zip(states, names):
+        checks.state_dict_like(name, state)
+    checks.same_keys(states, names)
 
 
 def interpolate(state_a: StateDict, state_b: StateDict, alpha: float) -> StateDict:
@@ -73,12 +62,11 @@ def interpolate(state_a: StateDict, state_b: StateDict, alpha: float) -> StateDi
         https://arxiv.org/abs/1912.05671.
 
     Raises:
-        ValueError: the states differ in a key, shape or dtype (the message names the key and the state lacking
-            it), or ``alpha`` is not finite.
+        ValueError: the states differ in a key, shape, dtype or device (the message names the key and the state
+            lacking it), or ``alpha`` is not finite.
+        TypeError: a model instead of a state dict (pass ``model.state_dict()``), or ``alpha`` is not a number.
     """
-    alpha = float(alpha)
-    if not math.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite number; got {alpha}")
+    alpha = checks.finite("alpha", alpha, "pass a number such as 0.5 (0 gives state_a, 1 gives state_b)")
     check_compatible([state_a, state_b], ["state_a", "state_b"])
     out = {}
     for key, a in state_a.items():
@@ -90,7 +78,10 @@ def interpolate(state_a: StateDict, state_b: StateDict, alpha: float) -> StateDi
 def _check_weights(weights, n: int) -> list[float]:
     if weights is None:
         return [1.0 / n] * n
-    weights = [float(w) for w in weights]
+    if isinstance(weights, (str, dict)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"weights must be a list of numbers (one per state), got {weights!r}")
+    weights = [checks.number(f"weights[{i}]", w, allow_inf=True) if not isinstance(w, float) else w
+               for i, w in enumerate(weights)]
     if len(weights) != n:
         raise ValueError(f"weights has {len(weights)} entries but there are {n} states")
     if any(not math.isfinite(w) or w < 0 for w in weights):
@@ -118,8 +109,12 @@ def average(states: Sequence[StateDict], weights: Sequence[float] | None = None)
         weights: one non-negative weight per state, summing to 1; default uniform.
 
     Raises:
-        ValueError: empty ``states``, bad ``weights``, or states differing in a key, shape or dtype.
+        ValueError: empty ``states``, bad ``weights``, or states differing in a key, shape, dtype or device.
+        TypeError: ``states`` is a single state dict or model instead of a list of state dicts.
     """
+    if isinstance(states, (dict, nn.Module, Tensor)) or not hasattr(states, "__iter__"):
+        raise TypeError(f"states must be a list of state dicts, got {type(states).__name__}; pass "
+                        "[state_a, state_b, ...]")
     states = list(states)
     if not states:
         raise ValueError("states is empty; pass at least one state")
@@ -151,6 +146,8 @@ def subtract(state_a: StateDict, state_b: StateDict) -> StateDict:
 
 def scale(state: StateDict, factor: float) -> StateDict:
     """factor * w on floating entries (non-floating entries copied)."""
+    checks.state_dict_like("state", state)
+    factor = checks.finite("factor", factor)
     return {k: (factor * v).detach() if _is_float(v) else v.detach().clone() for k, v in state.items()}
 
 
@@ -166,6 +163,7 @@ def parameter_keys(model: nn.Module) -> list[str]:
 
 
 def _select(state: StateDict, keys: Iterable[str] | None, name: str) -> list[str]:
+    checks.state_dict_like(name, state)
     keys = float_keys(state) if keys is None else list(keys)
     for key in keys:
         if key not in state:
@@ -197,6 +195,8 @@ def unflatten(flat: Tensor, like_state: StateDict, keys: Iterable[str] | None = 
         ValueError: ``flat`` is not 1-D or its length differs from the number of selected elements.
     """
     keys = _select(like_state, keys, "like_state")
+    if not isinstance(flat, Tensor):
+        raise TypeError(f"flat must be a 1-D tensor, got {type(flat).__name__}; use flatten(state)")
     total = sum(like_state[k].numel() for k in keys)
     if flat.dim() != 1 or flat.numel() != total:
         raise ValueError(f"flat must be 1-D with {total} elements (the selected entries of like_state); "
@@ -213,6 +213,7 @@ def unflatten(flat: Tensor, like_state: StateDict, keys: Iterable[str] | None = 
 
 def distance(state_a: StateDict, state_b: StateDict, keys: Iterable[str] | None = None) -> float:
     """Euclidean distance ||w_a - w_b||_2 over the selected entries (default: all floating entries)."""
+    checks.state_dict_like("state_b", state_b)
     keys = _select(state_a, keys, "state_a")
     check_compatible([{k: state_a[k] for k in keys}, {k: state_b[k] for k in keys if k in state_b}],
                      ["state_a", "state_b"])
@@ -227,6 +228,7 @@ def cosine(state_a: StateDict, state_b: StateDict, keys: Iterable[str] | None = 
     Raises:
         ValueError: one of the vectors is zero (the angle is undefined).
     """
+    checks.state_dict_like("state_b", state_b)
     keys = _select(state_a, keys, "state_a")
     check_compatible([{k: state_a[k] for k in keys}, {k: state_b[k] for k in keys if k in state_b}],
                      ["state_a", "state_b"])

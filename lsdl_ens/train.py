@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import checks
 from .data import BatchLoader, ImageSet, as_loader
 
 
@@ -136,9 +137,15 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         label_smoothing: of the default cross-entropy step.
         train_step: replaces `cross_entropy_step` (same signature) for custom objectives.
         progress: tqdm bar (default on unless ``LSDL_PROGRESS=0``).
+
+    Raises:
+        TypeError, ValueError: a bad argument, checked before any work: ``epochs``, ``batch_size``, ``seed`` (ints,
+            not bools or 2.5), the learning rate (finite, >= 0; a schedule's value is checked at every step), the
+            weight decay, label smoothing, callbacks, and labels of ``data`` outside the model's classes.
+        FloatingPointError: the training loss or the weights become NaN/inf (names the epoch and batch).
     """
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0; got {epochs}")
+    _check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
+                         label_smoothing, train_step, eval_data)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     torch.manual_seed(seed)
     model.to(device)
@@ -165,7 +172,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         seen = 0
         for b, batch in enumerate(loader.iterate(epoch=epoch, seed=seed)):
             step = TrainStep(epoch * n_batches + b, epoch, b, n_batches, epochs)
-            lr = schedule(step)
+            lr = _scheduled_lr(schedule, step)
             for group in opt.param_groups:
                 group["lr"] = lr
             loss, n_correct, n = step_fn(model, batch, opt, step)
@@ -192,9 +199,68 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         for cb in callbacks:
             cb.on_epoch_end(model, opt, end_step, history)
     bar.close()
+    _check_finite_weights(model, epochs)
     for cb in callbacks:
         cb.on_train_end(model, opt)
     return history
+
+
+_LR_FIX = "pass a positive learning rate such as 0.05"
+
+
+def _scheduled_lr(schedule, step: TrainStep) -> float:
+    """The schedule's learning rate at ``step``, refused unless it is a finite number >= 0."""
+    lr = schedule(step)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr_schedule returned {lr!r} at epoch {step.epoch}, batch {step.batch} (iteration "
+                         f"{step.iteration}); a learning rate must be a finite number >= 0: {_LR_FIX}")
+    return float(lr)
+
+
+def _check_finite_weights(model, epochs: int) -> None:
+    """After training: NaN/inf weights (e.g. a huge learning rate on one batch) stop here, naming the tensor."""
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise FloatingPointError(f"parameter {name!r} holds NaN/inf after {epochs} epoch(s) of training; lower "
+                                     "the learning rate and check the inputs for NaN/inf")
+
+
+def _data_labels(data):
+    """The labels of an ``ImageSet`` or of the one a ``BatchLoader`` reads, else None."""
+    if isinstance(data, ImageSet):
+        return data.labels
+    inner = getattr(data, "data", None)
+    return inner.labels if isinstance(inner, ImageSet) else None
+
+
+def _check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
+                         label_smoothing, train_step, eval_data) -> None:
+    checks.module("model", model)
+    checks.nonneg_int("epochs", epochs, "pass the number of passes over the data, e.g. 10")
+    checks.positive_int("batch_size", batch_size, "pass a whole number such as 128")
+    checks.nonneg_int("seed", seed)
+    if not callable(lr_schedule):
+        checks.nonneg_float("lr_schedule", lr_schedule, _LR_FIX + ", or a function step -> lr")
+    checks.nonneg_float("weight_decay", weight_decay, "pass 0 or a small value such as 5e-4")
+    checks.number("label_smoothing", label_smoothing, low=0.0, high=1.0, high_open=True,
+                  fix="pass 0 (none) or a small value such as 0.1")
+    if train_step is not None:
+        checks.callable_("train_step", train_step, "pass a function (model, batch, optimizer, step) -> "
+                                                   "(loss, n_correct, n), or None")
+    if isinstance(callbacks, Callback) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be a list of Callback objects, got {type(callbacks).__name__}; wrap a "
+                        "single one in a list: callbacks=[cb]")
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks[{i}] must be a lsdl_ens.train.Callback, got {type(cb).__name__}")
+    n_classes = checks.num_classes_of(model)
+    if n_classes is not None and train_step is None:
+        for name, d in (("data", data), ("eval_data", eval_data)):
+            labels = _data_labels(d)
+            if labels is not None and labels.numel():
+                checks.labels_in_range(f"{name}.labels", labels, n_classes,
+                                       f"the model's head has {n_classes} outputs: build it with num_classes="
+                                       f"{int(labels.max()) + 1} or remap the labels")
 
 
 @torch.no_grad()
@@ -222,10 +288,14 @@ def predict_logits(models, data, *, device=None, batch_size: int = 512) -> torch
     `data` is an `ImageSet`, a loader, or any iterable of `(x, y)` / `x` batches (not augmented). A shuffled
     loader gives a different order on each pass: use an `ImageSet` or an unshuffled loader for several models.
     """
+    checks.positive_int("batch_size", batch_size, "pass a whole number such as 512")
     if isinstance(models, (list, tuple)):
         if not models:
             raise ValueError("models is an empty list; pass at least one model")
+        for i, m in enumerate(models):
+            checks.module(f"models[{i}]", m)
         return torch.stack([predict_logits(m, data, device=device, batch_size=batch_size) for m in models])
+    checks.module("models", models, "pass a model or a list of models")
     return _logits_and_labels(models, data, device, batch_size)[0]
 
 
@@ -242,6 +312,10 @@ def evaluate(model_or_models, data, *, device=None, batch_size: int = 512) -> di
     models = model_or_models if isinstance(model_or_models, (list, tuple)) else [model_or_models]
     if not models:
         raise ValueError("models is an empty list; pass at least one model")
+    for i, m in enumerate(models):
+        checks.module("model_or_models" if len(models) == 1 else f"model_or_models[{i}]", m,
+                      "pass a model or a list of models (load a state dict with model.load_state_dict first)")
+    checks.positive_int("batch_size", batch_size, "pass a whole number such as 512")
     if isinstance(data, BatchLoader) and data.shuffle and len(models) > 1:
         raise ValueError("data is a shuffled BatchLoader; an ensemble needs the same order for every member: "
                          "pass the ImageSet or an unshuffled loader")
