@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from . import checks
+
 __all__ = [
     "accuracy", "error", "nll", "brier", "ece", "reliability_bins", "diversity", "disagreement",
     "fit_temperature", "calibrated_nll", "ensemble_probs", "ensemble_log_probs",
@@ -43,6 +45,9 @@ def _check_labels(labels, n=None, n_classes=None, name="labels"):
         raise ValueError(f"{name} is empty; pass at least one example")
     if n is not None and labels.numel() != n:
         raise ValueError(f"{name} has {labels.numel()} entries, expected {n} (one per example)")
+    if n_classes is None and labels.min() < 0:
+        raise ValueError(f"{name} must hold class indices >= 0, got minimum {int(labels.min())}; a label of -1 "
+                         "(e.g. 'unlabelled') is not a class: drop those examples first")
     if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"{name} must lie in [0, {n_classes}) for {n_classes} classes, got range "
                          f"[{int(labels.min())}, {int(labels.max())}]")
@@ -239,6 +244,9 @@ def fit_temperature(logits, labels, t_min=1e-3, t_max=1e3, tol=1e-10, max_iters=
     logits, labels = _check_logits(logits, labels)
     if not 0 < t_min < t_max:
         raise ValueError(f"t_min and t_max must satisfy 0 < t_min < t_max, got {t_min}, {t_max}")
+    checks.positive_float("t_max", t_max)
+    checks.positive_float("tol", tol, "pass a small positive tolerance such as 1e-10")
+    checks.positive_int("max_iters", max_iters)
     lo, hi = math.log(t_min), math.log(t_max)
     if _nll_derivatives(logits, labels, lo)[0] >= 0:
         return t_min
@@ -277,6 +285,7 @@ def calibrated_nll(log_probs, labels, n_splits=2, n_runs=5, seed=0):
     log_probs, labels = _check_logits(log_probs, labels, name="log_probs")
     _check_positive_int(n_splits, "n_splits", minimum=2)
     _check_positive_int(n_runs, "n_runs")
+    checks.nonneg_int("seed", seed)
     n = labels.numel()
     if n < n_splits:
         raise ValueError(f"labels has {n} examples, fewer than n_splits={n_splits}; each fold needs one")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import checks
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -65,19 +67,59 @@ def get_profile(name: "str | Profile | None" = None, **overrides) -> Profile:
     ``profile: Profile | str | None`` resolves it with one call.
 
     Raises:
-        ValueError: unknown profile name (the message lists the valid ones) or unknown override field.
+        ValueError: unknown profile name (the message lists the valid ones) or unknown override field, or an
+            override out of range (sizes and epochs >= 1 or >= 0, learning rates > 0, ...).
+        TypeError: ``name`` is not a str/Profile, or an override of the wrong type (``batch_size=2.5``, ``lr="0.1"``).
     """
     fields = {f.name for f in dataclasses.fields(Profile)}
     bad = sorted(set(overrides) - fields)
     if bad:
         raise ValueError(f"unknown profile field(s) {bad}; valid fields: {sorted(fields)}")
+    overrides = {k: _check_field(k, v) for k, v in overrides.items()}
     if isinstance(name, Profile):
         return dataclasses.replace(name, **overrides) if overrides else name
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a profile name ({', '.join(PROFILES)}), a Profile or None; got "
+                        f"{type(name).__name__}")
     name = name or os.environ.get("LSDL_PROFILE") or default_profile_name()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r} (from the name argument or LSDL_PROFILE); "
                          f"valid profiles: {', '.join(PROFILES)}")
     return dataclasses.replace(PROFILES[name], **overrides)
+
+
+# Allowed values of each override: "pos" int >= 1, "nonneg" int >= 0, "lr" float > 0, "wd" float >= 0, with
+# "|None" where the table itself uses None (all examples / a full pass).
+_FIELD_KINDS = {
+    "n_train": "pos|None", "n_val": "pos", "n_test": "pos|None", "batch_size": "pos", "epochs": "pos", "lr": "lr",
+    "weight_decay": "wd", "ensemble_size": "pos", "n_alphas": "pos", "n_curve_points": "pos", "plane_grid": "pos",
+    "curve_epochs": "nonneg", "n_bn_batches": "pos|None", "n_source": "pos|None", "n_target": "pos",
+    "pretrain_epochs": "nonneg", "finetune_epochs": "nonneg", "finetune_lr": "lr",
+}
+
+
+def _check_field(field: str, value):
+    """A profile override, checked against the field's kind (see `_FIELD_KINDS`)."""
+    if field == "name":
+        if not isinstance(value, str):
+            raise TypeError(f"name must be a str, got {value!r}")
+        return value
+    if field == "model":
+        from .models import MODEL_NAMES  # core -> core
+        if not isinstance(value, str) or value not in MODEL_NAMES:
+            raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {value!r}")
+        return value
+    kind = _FIELD_KINDS[field]
+    if value is None and kind.endswith("|None"):
+        return None
+    kind = kind.split("|")[0]
+    if kind == "pos":
+        return checks.positive_int(field, value)
+    if kind == "nonneg":
+        return checks.nonneg_int(field, value)
+    if kind == "lr":
+        return checks.positive_float(field, value, "pass a positive learning rate such as 0.05")
+    return checks.nonneg_float(field, value)
 
 
 def profile_table() -> str:

@@ -21,6 +21,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .. import checks
+
 __all__ = ["ContractModel", "init_weights", "replace_head", "count_parameters"]
 
 
@@ -57,7 +59,9 @@ def replace_head(model: nn.Module, num_classes: int, seed: int | None = None) ->
     Returns:
         ``model`` itself (modified in place), for chaining.
     """
-    old = model.head
+    checks.module("model", model)
+    num_classes = checks.positive_int("num_classes", num_classes, "pass the new number of classes")
+    old = getattr(model, "head", None)
     if not isinstance(old, nn.Linear):
         raise TypeError(f"model.head must be nn.Linear, got {type(old).__name__}")
     if num_classes < 1:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .. import checks
 from .base import ContractModel, init_weights
 
 __all__ = ["MLP"]
@@ -35,7 +36,11 @@ class MLP(ContractModel):
     def __init__(self, in_features: int = 2, hidden: Sequence[int] = (32, 32), num_classes: int = 2,
                  bn: bool = False):
         super().__init__()
-        hidden = tuple(int(h) for h in hidden)
+        in_features = checks.positive_int("in_features", in_features, "pass the input dimension, e.g. 2")
+        hidden = tuple(checks.positive_int(f"hidden[{i}]", h, "every hidden layer needs at least one unit")
+                       for i, h in enumerate(checks.non_empty("hidden", hidden)))
+        num_classes = checks.positive_int("num_classes", num_classes, "pass the number of classes, e.g. 10")
+
         if not hidden or min(hidden) < 1 or in_features < 1:
             raise ValueError(f"need in_features >= 1 and >= 1 positive hidden widths, got {in_features}, {hidden}")
         self.in_features, self.hidden, self.bn = in_features, hidden, bn

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from torch import nn
 
+from .. import checks
 from .mlp import MLP
 from .resnet import ResNet
 from .vgg import VGG
@@ -78,6 +79,11 @@ def build_model(name: str, num_classes: int | None = None, **kwargs) -> nn.Modul
         ValueError: unknown ``name`` (the message lists the valid names).
         TypeError: a keyword the model's constructor does not accept (the message names it and the valid ones).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a model name (str), got {type(name).__name__}; valid names: "
+                        f"{', '.join(MODEL_NAMES)}")
+    if num_classes is not None:
+        num_classes = checks.positive_int("num_classes", num_classes, "pass the number of classes, e.g. 10")
     if name not in MODEL_TABLE:
         raise ValueError(f"unknown model name {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     spec = MODEL_TABLE[name]

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import checks
 from .base import ContractModel, init_weights
 
 __all__ = ["ResNet", "BasicBlock", "PreActBlock", "make_stage"]
@@ -128,6 +129,9 @@ class ResNet(ContractModel):
     def __init__(self, depth: int = 20, width: int = 16, num_classes: int = 10, preact: bool = False,
                  shortcut: str = "B"):
         super().__init__()
+        depth = checks.integer("depth", depth, fix="ResNet depth is 6n+2: 8, 14, 20, 32, 56 ...")
+        width = checks.positive_int("width", width, "pass the first stage's channels, e.g. 16")
+        num_classes = checks.positive_int("num_classes", num_classes, "pass the number of classes, e.g. 10")
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"ResNet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 56 ...), got {depth}")
         if shortcut not in ("A", "B"):

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .. import checks
 from .base import ContractModel, init_weights
 
 __all__ = ["VGG"]
@@ -45,8 +46,12 @@ class VGG(ContractModel):
     def __init__(self, widths: Sequence[int] = (16, 32, 64, 128), convs: int | Sequence[int] = 1,
                  bn: bool = True, num_classes: int = 10):
         super().__init__()
-        widths = tuple(int(w) for w in widths)
+        widths = tuple(checks.positive_int(f"widths[{i}]", w, "every stage needs at least one channel")
+                       for i, w in enumerate(checks.non_empty("widths", widths)))
         per_stage = (convs,) * len(widths) if isinstance(convs, int) else tuple(convs)
+        per_stage = tuple(checks.positive_int("convs", c) for c in per_stage)
+        num_classes = checks.positive_int("num_classes", num_classes, "pass the number of classes, e.g. 10")
+
         if not widths or len(per_stage) != len(widths) or min(per_stage) < 1:
             raise ValueError(f"need >= 1 stage and one positive conv count per stage, got widths={widths}, "
                              f"convs={convs}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .. import checks
 from .base import ContractModel, init_weights
 from .resnet import PreActBlock, make_stage
 
@@ -41,6 +42,10 @@ class WideResNet(ContractModel):
 
     def __init__(self, depth: int = 16, widen: int = 4, dropout: float = 0.0, num_classes: int = 10):
         super().__init__()
+        depth = checks.integer("depth", depth, fix="WideResNet depth is 6n+4: 10, 16, 22, 28 ...")
+        widen = checks.positive_int("widen", widen, "pass the widening factor, e.g. 2")
+        dropout = checks.number("dropout", dropout, low=0.0, high=1.0, high_open=True)
+        num_classes = checks.positive_int("num_classes", num_classes, "pass the number of classes, e.g. 10")
         if depth < 10 or (depth - 4) % 6:
             raise ValueError(f"WideResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28 ...), got {depth}")
         if widen < 1:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..bn import has_bn, update_bn
 from ..data import BatchLoader, ImageSet
 from ..state import StateDict, average, check_compatible
@@ -27,6 +28,9 @@ _ACCEPT = ("geq", "gt")
 
 
 def _check_states(states) -> list[StateDict]:
+    if isinstance(states, (dict, nn.Module, torch.Tensor)) or not hasattr(states, "__iter__"):
+        raise TypeError(f"states must be a list of state dicts, got {type(states).__name__}; pass "
+                        "[model_1.state_dict(), model_2.state_dict(), ...]")
     states = list(states)
     if not states:
         raise ValueError("states is empty; pass the state dicts of at least one fine-tuned model")
@@ -79,14 +83,18 @@ def greedy_soup(states: Sequence[StateDict], evaluate: Callable[[StateDict], flo
         Deviation: the tie rule is a parameter (the reference is strict ``>``, the paper ``>=``).
     """
     states = _check_states(states)
+    checks.callable_("evaluate", evaluate, "pass a function state -> held-out score, e.g. "
+                                           "lsdl_ens.soups.state_evaluator(model, val_data)")
     if accept not in _ACCEPT:
         raise ValueError(f"accept must be 'geq' or 'gt'; got {accept!r}")
     if order not in ("score", "given"):
         raise ValueError(f"order must be 'score' or 'given'; got {order!r}")
     show = progress_enabled(progress)
     if scores is None:
-        scores = [float(evaluate(s)) for s in tqdm(states, desc="ingredients", disable=not show, leave=False)]
-    scores = [float(s) for s in scores]
+        scores = [_score(evaluate, s, f"ingredient states[{i}]")
+                  for i, s in enumerate(tqdm(states, desc="ingredients", disable=not show, leave=False))]
+    else:
+        scores = [checks.finite(f"scores[{i}]", s) for i, s in enumerate(checks.non_empty("scores", scores))]
     if len(scores) != len(states):
         raise ValueError(f"scores has {len(scores)} entries but there are {len(states)} states")
     ranking = sorted(range(len(states)), key=lambda i: (-scores[i], i)) if order == "score" \
@@ -96,11 +104,25 @@ def greedy_soup(states: Sequence[StateDict], evaluate: Callable[[StateDict], flo
     soup = {k: v.detach().clone() for k, v in states[ranking[0]].items()}
     for i in tqdm(ranking[1:], desc="greedy soup", disable=not show, leave=False):
         candidate = average([states[j] for j in chosen + [i]])
-        score = float(evaluate(candidate))
+        score = _score(evaluate, candidate, f"the soup of states {chosen + [i]}")
         if score > best or (accept == "geq" and score == best):
             chosen.append(i)
             best, soup = score, candidate
     return soup, chosen
+
+
+def _score(evaluate, state, what: str) -> float:
+    """``evaluate(state)`` as a float; NaN, infinities and non-numbers stop the selection naming ``what``."""
+    score = evaluate(state)
+    try:
+        value = float(score)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"evaluate returned {score!r} for {what}; it must return a number (higher is better)") \
+            from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"evaluate returned {value} for {what}; a soup cannot be selected on NaN/inf scores: "
+                         "check that ingredient (diverged weights?) and the evaluation data")
+    return value
 
 
 def greedy_ensemble(probs, labels: torch.Tensor, *, accept: str = "geq", order: str = "score") -> list[int]:
@@ -120,7 +142,13 @@ def greedy_ensemble(probs, labels: torch.Tensor, *, accept: str = "geq", order: 
     Note:
         Deviation: probabilities are averaged (the course's ensemble convention); the reference averages logits.
     """
-    probs = torch.stack(list(probs)) if not torch.is_tensor(probs) else probs
+    if not torch.is_tensor(probs):
+        probs = checks.non_empty("probs", probs, what="a non-empty list of [N, C] probability tensors")
+        probs = torch.stack([checks.tensor(f"probs[{i}]", p, dim=2, floating=True) for i, p in enumerate(probs)])
+    checks.tensor("probs", probs, floating=True)
+    if probs.dim() == 3 and probs.shape[0] == 0:
+        raise ValueError("probs holds no member (shape [0, N, C]); pass at least one member's probabilities")
+    labels = checks.labels_in_range("labels", labels, probs.shape[-1] if probs.dim() == 3 else None)
     if probs.dim() != 3 or probs.shape[0] < 1 or probs.shape[1] != len(labels):
         raise ValueError(f"probs must be [M, N, C] with N = len(labels) = {len(labels)}; got {tuple(probs.shape)}")
     if accept not in _ACCEPT:
@@ -174,6 +202,9 @@ def state_evaluator(model: nn.Module, eval_data, *, bn_data=None, num_bn_batches
     """
     if metric not in ("accuracy", "neg_loss"):
         raise ValueError(f"metric must be 'accuracy' or 'neg_loss'; got {metric!r}")
+    checks.module("model", model, "pass a template model of the architecture; states are loaded into a copy")
+    if num_bn_batches is not None:
+        checks.positive_int("num_bn_batches", num_bn_batches, "pass None (all batches) or a count >= 1")
     template = copy.deepcopy(model)
     if device is not None:
         template.to(device)
