@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "integer", "positive_int", "nonneg_int", "number", "finite", "positive_float", "nonneg_float", "probability",
+    "integer", "positive_int", "nonneg_int", "number", "real", "finite", "positive_float", "nonneg_float", "probability",
     "one_of", "non_empty", "callable_", "tensor", "finite_tensor", "labels_in_range", "module", "state_dict_like",
     "same_keys", "device_of", "num_classes_of",
 ]
@@ -102,6 +102,15 @@ def number(name: str, value: Any, *, low: float | None = None, high: float | Non
     if high is not None and (value > high or (high_open and value == high)):
         raise ValueError(_message(name, requirement, value, fix))
     return value
+
+
+def real(name: str, value: Any, fix: str | None = None) -> float:
+    """``value`` as a float, checking only its type (NaN and infinities pass; range checks come after)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+        value = value.item()
+    if not _is_real(value):
+        raise TypeError(_message(name, "a real number", value, fix))
+    return float(value)
 
 
 def finite(name: str, value: Any, fix: str | None = None) -> float:

@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "profiles":
         print(profile_table())
         return 0
-    profile = get_profile(args.profile).name
+    try:
+        profile = get_profile(args.profile).name
+    except ValueError as exc:  # e.g. LSDL_PROFILE=bogus: one line on stderr, exit code 2 (a usage error)
+        print(f"lsdl-ens: error: {exc}", file=sys.stderr)
+        return 2
     notebooks = chapter_notebooks(args.chapter)
     print(f"profile {profile}: {len(notebooks)} notebook(s)")
     total = 0.0

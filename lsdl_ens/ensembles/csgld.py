@@ -29,6 +29,7 @@ import math
 
 import torch
 
+from .. import checks
 from ..profiles import Profile, get_profile
 from ..recipes import build_from_recipe, standard_recipe
 from ..schedules import sse_lr
@@ -70,6 +71,8 @@ class CyclicalSGLD(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float, n_data: int, temperature: float = 1.0, weight_decay: float = 0.0,
                  generator: torch.Generator | None = None):
+        lr, temperature = checks.real("lr", lr), checks.real("temperature", temperature)
+        weight_decay = checks.real("weight_decay", weight_decay)
         if not lr >= 0:
             raise ValueError(f"lr must be >= 0; got {lr}")
         if isinstance(n_data, bool) or not isinstance(n_data, int) or n_data < 1:
@@ -78,6 +81,9 @@ class CyclicalSGLD(torch.optim.Optimizer):
             raise ValueError(f"temperature must be >= 0; got {temperature}")
         if not weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0; got {weight_decay}")
+        checks.nonneg_float("lr", lr, "pass a finite learning rate such as 0.05")
+        checks.nonneg_float("temperature", temperature, "pass 1.0 (the posterior) or a smaller cold temperature")
+        checks.nonneg_float("weight_decay", weight_decay, "pass 0 or a small value such as 5e-4")
         super().__init__(params, dict(lr=lr, n_data=n_data, temperature=temperature, weight_decay=weight_decay))
         self.sampling = False
         self.generator = generator

@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..train import progress_enabled
 from .kfac_layers import GradCapture, input_rows, modelled_layers, penultimate_features, weight_matrix
 
@@ -75,6 +76,10 @@ class KFACLaplace:
 
     def __init__(self, model: nn.Module, prior_precision: float, n_data: int, *, subset: str = "all",
                  fisher: str = "mc", damping: str = "exact"):
+        checks.module("model", model, "pass the trained network (not its state dict)")
+        checks.positive_float("prior_precision", prior_precision, "pass tau > 0, e.g. weight_decay * n_data")
+        checks.positive_int("n_data", n_data, "pass the number of training examples")
+        checks.one_of("subset", subset, ("all", "last_layer"))
         if not prior_precision > 0:
             raise ValueError(f"prior_precision must be > 0; got {prior_precision}")
         if int(n_data) != n_data or n_data < 1:
@@ -232,6 +237,8 @@ class KFACLaplace:
         """Write one posterior sample W~ = W~* + sqrt(scale) * noise into ``model``'s modelled layers (in place).
         Other parameters and all BN statistics keep their MAP values."""
         self.factors  # noqa: B018  (raises if not fitted)
+        checks.module("model", model)
+        checks.nonneg_float("scale", scale, "pass 1.0 for the posterior, smaller to shrink it")
         if scale < 0:
             raise ValueError(f"scale must be >= 0; got {scale}")
         self._write(model, {n: self._map[n].double() + math.sqrt(scale) * self._noise(n, generator)
@@ -275,6 +282,10 @@ class KFACLaplace:
         from ..train import predict_probs
 
         model = self._model_ref
+        if not self._factors:
+            raise ValueError("KFACLaplace is not fitted; call fit(batches) before predict")
+        checks.positive_int("n_samples", n_samples, "pass the number of posterior samples, e.g. 30")
+        checks.nonneg_float("scale", scale, "pass 1.0 for the posterior, smaller to shrink it")
         if n_samples < 1:
             raise ValueError(f"n_samples must be >= 1; got {n_samples}")
         gen = torch.Generator().manual_seed(seed)

@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..bn import has_bn, update_bn
 from ..train import Callback, TrainStep, progress_enabled
 
@@ -57,6 +58,9 @@ class SWAG:
 
     def __init__(self, model: nn.Module, max_rank: int = 20, var_clamp: float = 1e-30,
                  moment_dtype: torch.dtype = torch.float64):
+        checks.module("model", model, "pass the network whose weights SWAG collects")
+        checks.nonneg_int("max_rank", max_rank, "pass the number of deviation columns to keep, e.g. 20")
+        checks.number("var_clamp", var_clamp, low=0.0, low_open=True)
         if int(max_rank) != max_rank or max_rank < 0:
             raise ValueError(f"max_rank must be an integer >= 0; got {max_rank}")
         self.max_rank = int(max_rank)
@@ -82,6 +86,7 @@ class SWAG:
 
     def collect(self, model: nn.Module) -> None:
         """Add the model's current parameters: Welford update of mean and variance, then append theta - mean."""
+        checks.module("model", model)
         theta = self._flat(model)
         self.n_models += 1
         delta = theta - self._mean
@@ -128,6 +133,7 @@ class SWAG:
         Returned in ``moment_dtype`` on the moments' device; ``load_sample`` casts it into a model.
         """
         self._check_collected()
+        checks.nonneg_float("scale", scale, "pass e.g. 0.5 (the SWAG paper's value)")
         if scale < 0 or not math.isfinite(scale):
             raise ValueError(f"scale must be a finite number >= 0; got {scale}")
         mean = self._mean
@@ -219,6 +225,10 @@ def bma_predict(swag: SWAG, model: nn.Module, data, bn_data=None, *, n_samples: 
     """
     from ..train import predict_probs
 
+    if not isinstance(swag, SWAG):
+        raise TypeError(f"swag must be a SWAG, got {type(swag).__name__}")
+    checks.module("model", model)
+    checks.positive_int("n_samples", n_samples, "pass the number of samples, e.g. 30")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1; got {n_samples}")
     if has_bn(model) and bn_data is None:

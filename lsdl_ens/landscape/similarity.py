@@ -16,13 +16,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import checks
 from .points import model_device, replayable
 
 __all__ = ["linear_cka", "feature_l2", "stage_similarity"]
 
 
 def _check_pair(features_a: Tensor, features_b: Tensor, same_width: bool) -> tuple[Tensor, Tensor]:
-    a, b = torch.as_tensor(features_a), torch.as_tensor(features_b)
+    a = checks.finite_tensor("features_a", features_a, "drop or fix the examples with NaN/inf activations "
+                                                       "(a diverged model?)")
+    b = checks.finite_tensor("features_b", features_b, "drop or fix the examples with NaN/inf activations "
+                                                       "(a diverged model?)")
     if a.dim() != 2 or b.dim() != 2:
         raise ValueError(f"features_a and features_b must be N x D matrices; got shapes {tuple(a.shape)} and "
                          f"{tuple(b.shape)} (flatten spatial maps per example first)")
@@ -45,7 +49,9 @@ def linear_cka(features_a: Tensor, features_b: Tensor) -> float:
     otherwise.
 
     Raises:
-        ValueError: not N x D, different N, fewer than 2 examples, or constant features (CKA undefined).
+        ValueError: not N x D, different N, fewer than 2 examples, NaN/inf entries, or constant features (CKA
+            undefined).
+        TypeError: a features argument that is not a tensor or array.
     """
     x, y = _check_pair(features_a, features_b, same_width=False)
     if x.shape[0] < 2:
@@ -96,6 +102,8 @@ def stage_similarity(model_a: nn.Module, model_b: nn.Module, data) -> dict:
     Returns:
         ``{"stages": [names], "cka": np.ndarray, "l2": np.ndarray}`` in stage order.
     """
+    checks.module("model_a", model_a)
+    checks.module("model_b", model_b)
     modes = [(m, m.training) for model in (model_a, model_b) for m in model.modules()]
     model_a.eval()
     model_b.eval()

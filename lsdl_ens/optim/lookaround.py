@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim import Optimizer
 
+from .. import checks
+
 __all__ = ["Lookaround", "multiview_step"]
 
 
@@ -48,6 +50,11 @@ class Lookaround(Optimizer):
 
     def __init__(self, params, lr: float, n_heads: int = 3, k: int = 5, momentum: float = 0.9,
                  weight_decay: float = 0.0, nesterov: bool = False):
+        lr = checks.nonneg_float("lr", lr, "pass a positive learning rate such as 0.05")
+        n_heads = checks.positive_int("n_heads", n_heads, "pass the number of augmented views per batch, e.g. 3")
+        k = checks.positive_int("k", k, "pass the rounds between averages, e.g. 5")
+        momentum = checks.nonneg_float("momentum", momentum, "pass e.g. 0.9")
+        weight_decay = checks.nonneg_float("weight_decay", weight_decay, "pass 0 or a small value such as 5e-4")
         if lr < 0:
             raise ValueError(f"lr must be >= 0; got {lr}")
         if int(n_heads) != n_heads or n_heads < 1:

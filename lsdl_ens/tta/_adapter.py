@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import checks
 from .templates import WATT_TEMPLATES
 
 
@@ -54,10 +55,24 @@ class LNAdapter:
 
     def __init__(self, model, class_names: Sequence[str], *, templates: Sequence[str] = WATT_TEMPLATES,
                  lr: float = 1e-3, tokenizer=None):
+        if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
+            raise TypeError(f"class_names must be a list of class names, got {class_names!r}; e.g. "
+                            "lsdl_ens.data.CIFAR10_CLASSES")
+        for i, c in enumerate(class_names):
+            if not isinstance(c, str) or not c:
+                raise TypeError(f"class_names[{i}] must be a non-empty str, got {c!r}")
+        templates = checks.non_empty("templates", templates, "pass e.g. lsdl_ens.tta.WATT_TEMPLATES",
+                                     what="a non-empty list of caption templates")
+        for i, t in enumerate(templates):
+            if not isinstance(t, str) or "{}" not in t:
+                raise ValueError(f"templates[{i}] must be a str with a {{}} placeholder for the class name, got "
+                                 f"{t!r}; e.g. 'a photo of a {{}}.'")
+        checks.real("lr", lr)
         if len(class_names) < 2:
             raise ValueError(f"class_names must name at least 2 classes; got {len(class_names)}")
         if lr <= 0:
             raise ValueError(f"lr must be > 0; got {lr}")
+        checks.positive_float("lr", lr, "pass a small positive learning rate such as 1e-3")
         self.model = model
         self.class_names = tuple(class_names)
         self.templates = tuple(templates)

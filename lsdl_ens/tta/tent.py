@@ -20,6 +20,7 @@ from typing import Sequence
 
 import torch
 
+from .. import checks
 from ._adapter import LNAdapter
 from .templates import WATT_TEMPLATES
 
@@ -42,6 +43,7 @@ class TENT(LNAdapter):
 
     def __init__(self, model, class_names: Sequence[str], n_steps: int = 10, lr: float = 1e-3, *,
                  templates: Sequence[str] = WATT_TEMPLATES, episodic: bool = True, tokenizer=None):
+        checks.positive_int("n_steps", n_steps, "pass the adaptation steps per batch, e.g. 10")
         if int(n_steps) != n_steps or n_steps < 1:
             raise ValueError(f"n_steps must be an integer >= 1; got {n_steps}")
         super().__init__(model, class_names, templates=templates, lr=lr, tokenizer=tokenizer)

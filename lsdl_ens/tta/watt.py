@@ -35,6 +35,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from ._adapter import LNAdapter, text_ensemble
 from .templates import WATT_TEMPLATES
 
@@ -52,11 +53,17 @@ def watt_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_s
     the cross-entropy of the rows of P^T against the rows of Q^T (which need not sum to 1), averaged over the batch.
     Identically 0 for B = 1.
     """
+    checks.tensor("image_features", image_features, floating=True)
+    checks.tensor("text_features", text_features, floating=True)
+    checks.real("tau", tau)
     if image_features.shape != text_features.shape or image_features.dim() != 2:
         raise ValueError(f"image_features and text_features must both be B x D; got {tuple(image_features.shape)} "
                          f"and {tuple(text_features.shape)}")
     if tau <= 0:
         raise ValueError(f"tau must be > 0; got {tau}")
+    checks.positive_float("tau", tau, "pass a small temperature such as 0.01")
+    if not torch.is_tensor(logit_scale):
+        checks.positive_float("logit_scale", logit_scale, "pass CLIP's logit scale, e.g. 100.0")
     logits = logit_scale * text_features @ image_features.T                       # P, B x B
     targets = F.softmax((image_features @ image_features.T + text_features @ text_features.T) / 2 / tau, dim=-1)
     return (-targets.T * F.log_softmax(logits.T, dim=-1)).sum(1).mean()
@@ -95,6 +102,9 @@ class WATT(LNAdapter):
                  tau: float = 0.01, episodic: bool = True, tokenizer=None):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
+        checks.positive_int("n_iters", n_iters, "pass the steps per template, e.g. 2")
+        checks.positive_int("n_rounds", n_rounds, "pass the number of averaging rounds, e.g. 5")
+        checks.positive_float("tau", tau, "pass a small temperature such as 0.01")
         for name, v in (("n_iters", n_iters), ("n_rounds", n_rounds)):
             if int(v) != v or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1; got {v}")
