@@ -13,6 +13,7 @@ differ in the last bits, which training amplifies into small differences of the 
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -157,7 +158,8 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
                              seed=seed, device=device)
     loader.to(device)
     schedule = lr_schedule if callable(lr_schedule) else (lambda _s, v=float(lr_schedule): v)
-    opt = make_optimizer(optimizer, model, schedule(TrainStep(0, 0, 0, max(len(loader), 1), epochs)), weight_decay)
+    opt = make_optimizer(optimizer, model, _scheduled_lr(schedule, TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
+                         weight_decay)
     step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing))
     history = History()
     for cb in callbacks:
@@ -211,10 +213,11 @@ _LR_FIX = "pass a positive learning rate such as 0.05"
 def _scheduled_lr(schedule, step: TrainStep) -> float:
     """The schedule's learning rate at ``step``, refused unless it is a finite number >= 0."""
     lr = schedule(step)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+    value = lr.item() if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
         raise ValueError(f"lr_schedule returned {lr!r} at epoch {step.epoch}, batch {step.batch} (iteration "
                          f"{step.iteration}); a learning rate must be a finite number >= 0: {_LR_FIX}")
-    return float(lr)
+    return float(value)
 
 
 def _check_finite_weights(model, epochs: int) -> None:

@@ -53,8 +53,8 @@ def watt_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_s
     the cross-entropy of the rows of P^T against the rows of Q^T (which need not sum to 1), averaged over the batch.
     Identically 0 for B = 1.
     """
-    checks.tensor("image_features", image_features, floating=True)
-    checks.tensor("text_features", text_features, floating=True)
+    image_features = checks.tensor("image_features", image_features, floating=True)
+    text_features = checks.tensor("text_features", text_features, floating=True)
     checks.real("tau", tau)
     if image_features.shape != text_features.shape or image_features.dim() != 2:
         raise ValueError(f"image_features and text_features must both be B x D; got {tuple(image_features.shape)} "
