@@ -20,6 +20,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
+from . import checks
 from .cache import default_cache
 from .data import ImageSet, load_cifar10, transfer_split
 from .data.splits import balanced_subset, train_val_split
@@ -144,7 +145,51 @@ def _override(recipe: dict, overrides: dict) -> dict:
         raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
     out = copy.deepcopy(recipe)
     out.update(copy.deepcopy(overrides))
+    check_recipe(out)
     return out
+
+
+_LR_FIX = "pass a positive learning rate such as 0.05"
+
+
+def check_recipe(recipe: dict) -> dict:
+    """Check the standard fields of a training recipe (those present), so that a bad override fails where the
+    recipe is made, not epochs later; returns ``recipe``. Schedules are checked by building them once.
+
+    Raises:
+        TypeError, ValueError: naming the field, the value and the fix.
+    """
+    if not isinstance(recipe, dict):
+        raise TypeError(f"recipe must be a dict (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
+    r = recipe
+    if "model" in r:
+        from .models import MODEL_NAMES
+        if r["model"] not in MODEL_NAMES:
+            raise ValueError(f"recipe field model must be one of {', '.join(MODEL_NAMES)}, got {r['model']!r}")
+    for field in ("model_kw", "schedule_kw"):
+        if field in r and not isinstance(r[field], dict):
+            raise TypeError(f"recipe field {field} must be a dict of keyword arguments, got {r[field]!r}")
+    if "num_classes" in r:
+        checks.positive_int("num_classes", r["num_classes"])
+    if "epochs" in r:
+        checks.nonneg_int("epochs", r["epochs"])
+    if "batch_size" in r:
+        checks.positive_int("batch_size", r["batch_size"], "pass a whole number such as 128")
+    if "seed" in r:
+        checks.nonneg_int("seed", r["seed"])
+    if "lr" in r:
+        checks.positive_float("lr", r["lr"], _LR_FIX)
+    if "weight_decay" in r:
+        checks.nonneg_float("weight_decay", r["weight_decay"], "pass 0 or a small value such as 5e-4")
+    if "label_smoothing" in r:
+        checks.number("label_smoothing", r["label_smoothing"], low=0.0, high=1.0, high_open=True)
+    if "optimizer" in r and r["optimizer"] not in ("sgd", "adam"):
+        raise ValueError(f"recipe field optimizer must be 'sgd' or 'adam' (recipes are JSON), got {r['optimizer']!r}")
+    if "augment" in r:
+        augmentation_kwargs(r["augment"])
+    if "schedule" in r and "epochs" in r and "lr" in r:
+        make_schedule(r["schedule"], epochs=r["epochs"], lr=r["lr"], **r.get("schedule_kw", {}))
+    return recipe
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -163,6 +208,7 @@ def load_state(recipe: dict, state: dict) -> torch.nn.Module:
 
 def train(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> tuple[torch.nn.Module, History]:
     """The trained model of `recipe` (from the cache when present) and its training history."""
+    check_recipe(recipe)
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
 
