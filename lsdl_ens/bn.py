@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
+from . import checks
 from .data import ImageSet, as_loader
 
 __all__ = ["has_bn", "update_bn"]
@@ -67,6 +68,9 @@ def update_bn(model: nn.Module, batches: Iterable, device=None, num_batches: int
         are extras. The reference repo weights examples equally (momentum b / (n + b)); with a short last
         batch the two differ slightly.
     """
+    checks.module("model", model, "pass the model itself; load a state first with model.load_state_dict(state)")
+    if num_batches is not None:
+        checks.integer("num_batches", num_batches, fix="pass None (all batches) or a count >= 1")
     if num_batches is not None and num_batches < 1:
         raise ValueError(f"num_batches must be >= 1 or None; got {num_batches}")
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 __all__ = [
-    "integer", "positive_int", "nonneg_int", "number", "real", "finite", "positive_float", "nonneg_float", "probability",
-    "one_of", "non_empty", "callable_", "tensor", "finite_tensor", "labels_in_range", "module", "state_dict_like",
-    "same_keys", "device_of", "num_classes_of",
+    "integer", "positive_int", "nonneg_int", "number", "real", "finite", "positive_float", "nonneg_float",
+    "probability", "one_of", "non_empty", "callable_", "tensor", "finite_tensor", "labels_in_range", "module",
+    "state_dict_like", "same_keys", "device", "device_of", "num_classes_of",
 ]
 
 
@@ -250,6 +250,24 @@ def same_keys(states: Sequence[Mapping], names: Sequence[str]) -> None:
                         if what == "device" else "the states must come from the same architecture"
                     raise ValueError(f"key {key!r} has {what} {shown[0]} in {first_name} but {shown[1]} in {name}; "
                                      f"{fix}")
+
+
+def device(name: str, value: Any) -> torch.device | None:
+    """``value`` as a ``torch.device`` (None stays None); ValueError for an unknown or unavailable device."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(_message(name, "a device ('cpu', 'cuda', 'cuda:0', a torch.device) or None", value, None))
+    try:
+        dev = torch.device(value)
+    except RuntimeError:
+        raise ValueError(_message(name, "a device such as 'cpu' or 'cuda'", value, None)) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(_message(name, "an available device", value, "CUDA is not available here: pass "
+                                                                       "device='cpu' or None"))
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(_message(name, f"one of the {torch.cuda.device_count()} CUDA devices", value, None))
+    return dev
 
 
 def device_of(name: str, model: Any) -> torch.device:

@@ -13,7 +13,6 @@ differ in the last bits, which training amplifies into small differences of the 
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from tqdm.auto import tqdm
 
 from . import checks
 from .data import BatchLoader, ImageSet, as_loader
+from .fit_checks import check_finite_weights, check_fit_arguments, scheduled_lr
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,9 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
             weight decay, label smoothing, callbacks, and labels of ``data`` outside the model's classes.
         FloatingPointError: the training loss or the weights become NaN/inf (names the epoch and batch).
     """
-    _check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
-                         label_smoothing, train_step, eval_data)
+    check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
+                        label_smoothing, train_step, eval_data)
+    checks.device("device", device)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     torch.manual_seed(seed)
     model.to(device)
@@ -158,7 +159,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
                              seed=seed, device=device)
     loader.to(device)
     schedule = lr_schedule if callable(lr_schedule) else (lambda _s, v=float(lr_schedule): v)
-    opt = make_optimizer(optimizer, model, _scheduled_lr(schedule, TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
+    opt = make_optimizer(optimizer, model, scheduled_lr(schedule, TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
                          weight_decay)
     step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing))
     history = History()
@@ -174,7 +175,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         seen = 0
         for b, batch in enumerate(loader.iterate(epoch=epoch, seed=seed)):
             step = TrainStep(epoch * n_batches + b, epoch, b, n_batches, epochs)
-            lr = _scheduled_lr(schedule, step)
+            lr = scheduled_lr(schedule, step)
             for group in opt.param_groups:
                 group["lr"] = lr
             loss, n_correct, n = step_fn(model, batch, opt, step)
@@ -201,69 +202,10 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         for cb in callbacks:
             cb.on_epoch_end(model, opt, end_step, history)
     bar.close()
-    _check_finite_weights(model, epochs)
+    check_finite_weights(model, epochs)
     for cb in callbacks:
         cb.on_train_end(model, opt)
     return history
-
-
-_LR_FIX = "pass a positive learning rate such as 0.05"
-
-
-def _scheduled_lr(schedule, step: TrainStep) -> float:
-    """The schedule's learning rate at ``step``, refused unless it is a finite number >= 0."""
-    lr = schedule(step)
-    value = lr.item() if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"lr_schedule returned {lr!r} at epoch {step.epoch}, batch {step.batch} (iteration "
-                         f"{step.iteration}); a learning rate must be a finite number >= 0: {_LR_FIX}")
-    return float(value)
-
-
-def _check_finite_weights(model, epochs: int) -> None:
-    """After training: NaN/inf weights (e.g. a huge learning rate on one batch) stop here, naming the tensor."""
-    for name, p in model.named_parameters():
-        if not torch.isfinite(p).all():
-            raise FloatingPointError(f"parameter {name!r} holds NaN/inf after {epochs} epoch(s) of training; lower "
-                                     "the learning rate and check the inputs for NaN/inf")
-
-
-def _data_labels(data):
-    """The labels of an ``ImageSet`` or of the one a ``BatchLoader`` reads, else None."""
-    if isinstance(data, ImageSet):
-        return data.labels
-    inner = getattr(data, "data", None)
-    return inner.labels if isinstance(inner, ImageSet) else None
-
-
-def _check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
-                         label_smoothing, train_step, eval_data) -> None:
-    checks.module("model", model)
-    checks.nonneg_int("epochs", epochs, "pass the number of passes over the data, e.g. 10")
-    checks.positive_int("batch_size", batch_size, "pass a whole number such as 128")
-    checks.nonneg_int("seed", seed)
-    if not callable(lr_schedule):
-        checks.nonneg_float("lr_schedule", lr_schedule, _LR_FIX + ", or a function step -> lr")
-    checks.nonneg_float("weight_decay", weight_decay, "pass 0 or a small value such as 5e-4")
-    checks.number("label_smoothing", label_smoothing, low=0.0, high=1.0, high_open=True,
-                  fix="pass 0 (none) or a small value such as 0.1")
-    if train_step is not None:
-        checks.callable_("train_step", train_step, "pass a function (model, batch, optimizer, step) -> "
-                                                   "(loss, n_correct, n), or None")
-    if isinstance(callbacks, Callback) or not hasattr(callbacks, "__iter__"):
-        raise TypeError(f"callbacks must be a list of Callback objects, got {type(callbacks).__name__}; wrap a "
-                        "single one in a list: callbacks=[cb]")
-    for i, cb in enumerate(callbacks):
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks[{i}] must be a lsdl_ens.train.Callback, got {type(cb).__name__}")
-    n_classes = checks.num_classes_of(model)
-    if n_classes is not None and train_step is None:
-        for name, d in (("data", data), ("eval_data", eval_data)):
-            labels = _data_labels(d)
-            if labels is not None and labels.numel():
-                checks.labels_in_range(f"{name}.labels", labels, n_classes,
-                                       f"the model's head has {n_classes} outputs: build it with num_classes="
-                                       f"{int(labels.max()) + 1} or remap the labels")
 
 
 @torch.no_grad()
@@ -292,6 +234,7 @@ def predict_logits(models, data, *, device=None, batch_size: int = 512) -> torch
     loader gives a different order on each pass: use an `ImageSet` or an unshuffled loader for several models.
     """
     checks.positive_int("batch_size", batch_size, "pass a whole number such as 512")
+    checks.device("device", device)
     if isinstance(models, (list, tuple)):
         if not models:
             raise ValueError("models is an empty list; pass at least one model")
@@ -319,6 +262,7 @@ def evaluate(model_or_models, data, *, device=None, batch_size: int = 512) -> di
         checks.module("model_or_models" if len(models) == 1 else f"model_or_models[{i}]", m,
                       "pass a model or a list of models (load a state dict with model.load_state_dict first)")
     checks.positive_int("batch_size", batch_size, "pass a whole number such as 512")
+    checks.device("device", device)
     if isinstance(data, BatchLoader) and data.shuffle and len(models) > 1:
         raise ValueError("data is a shuffled BatchLoader; an ensemble needs the same order for every member: "
                          "pass the ImageSet or an unshuffled loader")

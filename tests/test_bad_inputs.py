@@ -8,7 +8,6 @@ module's own tests; ``test_good_inputs_pass_the_checks`` checks the conversions 
 
 from __future__ import annotations
 
-import math
 import sys
 
 import pytest
@@ -17,15 +16,18 @@ from torch import nn
 
 from _tiny import blob_images, one_thread, tiny_cnn, tiny_mlp  # noqa: F401
 from lsdl_ens import checks, metrics, schedules, state
+from lsdl_ens.averaging import random_directions, swa_recipe, wise_ft, wise_ft_sweep
 from lsdl_ens.bn import update_bn
 from lsdl_ens.cli import main as cli_main
-from lsdl_ens.ensembles import SWAG, CyclicalSGLD, DeepEnsemble, KFACLaplace, dee
-from lsdl_ens.landscape import (CurveModel, barrier, bezier_coeffs, feature_l2, linear_cka, polychain_coeffs,
-                                stage_similarity)
+from lsdl_ens.ensembles import SWAG, CyclicalSGLD, DeepEnsemble, KFACLaplace, SnapshotCollector, dee
+from lsdl_ens.landscape import (CurveModel, barrier, bezier_coeffs, feature_l2, linear_cka, linear_path, plane_basis,
+                                polychain_coeffs, stage_similarity)
 from lsdl_ens.models import build_model, replace_head
 from lsdl_ens.optim import Lookahead, Lookaround
 from lsdl_ens.profiles import get_profile
-from lsdl_ens.soups import greedy_ensemble, greedy_soup, state_evaluator, uniform_soup
+from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe
+from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights
+from lsdl_ens.soups import greedy_ensemble, greedy_soup, learned_soup, state_evaluator, uniform_soup
 from lsdl_ens.train import Callback, evaluate, fit, predict_logits
 from lsdl_ens.tta import (TENT, WATT, SimpleTokenizer, TinyCLIP, average_weights, watt_loss)
 
@@ -541,7 +543,69 @@ TTA = [
     case(lambda: TENT(clip(), CLASSES, n_steps=0), ValueError, "n_steps", "tent-zero-steps"),
 ]
 
-CASES = SCHEDULES + TRAINING + METRICS + STATES + SOUPS + MODELS + PROFILES + OPTIMIZERS + ENSEMBLES + LANDSCAPE + TTA
+MORE = [
+    case(lambda: fit_tiny(device="tpu"), ValueError, "device", "fit-unknown-device"),
+    case(lambda: fit_tiny(device=3.0), TypeError, "device", "fit-number-device"),
+    case(lambda: predict_logits(cnn(), data(), device="gpu"), ValueError, "device", "predict-unknown-device"),
+    case(lambda: evaluate(cnn(), data(), device="cuda:99"), ValueError, "device", "evaluate-missing-cuda"),
+    case(lambda: wise_ft(mlp(), sd(), 0.5), TypeError, "state_0", "wise-ft-model"),
+    case(lambda: wise_ft(sd(), sd(1), NAN), ValueError, "alpha", "wise-ft-nan-alpha"),
+    case(lambda: wise_ft_sweep(sd(), sd(1), evaluate=0.5), TypeError, "evaluate", "wise-ft-sweep-evaluate"),
+    case(lambda: wise_ft_sweep(sd(), sd(1), lambda s: 1.0, alphas=[]), ValueError, "alphas", "wise-ft-sweep-empty"),
+    case(lambda: wise_ft_sweep(sd(), sd(1), lambda s: 1.0, alphas=[0.0, NAN]), ValueError, "alphas",
+         "wise-ft-sweep-nan"),
+    case(lambda: linear_path(mlp(), mlp(), sd(1), [(torch.randn(4, 2), labels(4) % 2)]), TypeError, "state_a",
+         "linear-path-model-as-state"),
+    case(lambda: linear_path(sd(), sd(), sd(1), [(torch.randn(4, 2), labels(4) % 2)]), TypeError, "model",
+         "linear-path-state-as-model"),
+    case(lambda: linear_path(mlp(), sd(), sd(1), [(torch.randn(4, 2), labels(4) % 2)], alphas=[NAN]), ValueError,
+         "alphas", "linear-path-nan-alpha"),
+    case(lambda: linear_path(mlp(), sd(), other_sd(), [(torch.randn(4, 2), labels(4) % 2)]), ValueError, "hidden1",
+         "linear-path-other-arch"),
+    case(lambda: plane_basis(mlp(), sd(), sd(1)), TypeError, "state_a", "plane-basis-model"),
+    case(lambda: plane_basis(sd(), sd(), sd(1)), ValueError, "state_b", "plane-basis-identical"),
+    case(lambda: random_directions(sd(), None, n=0), ValueError, "n", "random-directions-zero"),
+    case(lambda: random_directions(sd(), None, n=2.5), TypeError, "n", "random-directions-fractional"),
+    case(lambda: SimplexModel(sd()), TypeError, "base_model", "simplex-state-as-model"),
+    case(lambda: SimplexModel(mlp(), other_sd()), ValueError, "hidden1", "simplex-other-state"),
+    case(lambda: dirichlet_weights(0), ValueError, "n_vertices", "dirichlet-zero-vertices"),
+    case(lambda: dirichlet_weights(3, n_samples=0), ValueError, "n_samples", "dirichlet-zero-samples"),
+    case(lambda: dirichlet_weights(3, n_samples=2.5), TypeError, "n_samples", "dirichlet-fractional-samples"),
+    case(lambda: barycentric_grid(3, 0), ValueError, "resolution", "grid-zero-resolution"),
+    case(lambda: barycentric_grid(3, 2.5), TypeError, "resolution", "grid-fractional-resolution"),
+    case(lambda: cayley_menger_volume(torch.randn(3)), ValueError, "vertices", "cayley-menger-1d"),
+    case(lambda: update_bn(cnn().state_dict(), []), TypeError, "model", "update-bn-state-dict"),
+    case(lambda: update_bn(cnn(), [], num_batches=1.5), TypeError, "num_batches", "update-bn-fractional"),
+    case(lambda: DeepEnsemble([sd()]), TypeError, "members[0]", "deep-ensemble-state-dict"),
+    case(lambda: SnapshotCollector([-1, 5]), ValueError, "iterations", "snapshots-negative"),
+    case(lambda: SnapshotCollector(5), TypeError, "iterations", "snapshots-single-int"),
+    case(lambda: SnapshotCollector([2.5]), TypeError, "iterations[0]", "snapshots-fractional"),
+    case(lambda: learned_soup(mlp(), [], data()), ValueError, "states", "learned-soup-empty"),
+    case(lambda: learned_soup(mlp(), sd(), data()), TypeError, "states", "learned-soup-single-dict"),
+    case(lambda: learned_soup(mlp(), [sd()], data(), epochs=0), ValueError, "epochs", "learned-soup-zero-epochs"),
+    case(lambda: learned_soup(mlp(), [sd()], data(), lr=NAN), ValueError, "lr", "learned-soup-nan-lr"),
+    case(lambda: learned_soup(sd(), [sd()], data()), TypeError, "model", "learned-soup-state-as-model"),
+    case(lambda: standard_recipe("cpu", epochs=-1), ValueError, "epochs", "recipe-negative-epochs"),
+    case(lambda: standard_recipe("cpu", lr=0), ValueError, "lr", "recipe-zero-lr"),
+    case(lambda: standard_recipe("cpu", batch_size=2.5), TypeError, "batch_size", "recipe-fractional-batch"),
+    case(lambda: standard_recipe("cpu", schedule="swa"), ValueError, "swa_lr", "recipe-swa-without-kw"),
+    case(lambda: standard_recipe("cpu", schedule="cosine", schedule_kw={"n_cycles": 2}), TypeError, "n_cycles",
+         "recipe-wrong-schedule-kw"),
+    case(lambda: standard_recipe("cpu", optimizer="adamw"), ValueError, "optimizer", "recipe-optimizer"),
+    case(lambda: standard_recipe("cpu", augment="heavy"), ValueError, "augment", "recipe-augment"),
+    case(lambda: standard_recipe("cpu", model="resnet9"), ValueError, "model", "recipe-model"),
+    case(lambda: standard_recipe("cpu", seed=-1), ValueError, "seed", "recipe-negative-seed"),
+    case(lambda: standard_recipe("cpu", num_classes=0), ValueError, "num_classes", "recipe-zero-classes"),
+    case(lambda: standard_recipe("cpu", label_smoothing=-0.1), ValueError, "label_smoothing", "recipe-smoothing"),
+    case(lambda: standard_recipe("cpu", epoch=3), ValueError, "epoch", "recipe-unknown-field"),
+    case(lambda: finetune_recipe("cpu", head="mlp"), ValueError, "head", "recipe-finetune-head"),
+    case(lambda: check_recipe("recipe"), TypeError, "recipe", "recipe-not-a-dict"),
+    case(lambda: swa_recipe("cpu", budget=-1), ValueError, "budget", "swa-recipe-budget"),
+    case(lambda: swa_recipe("cpu", schedule="cyclic"), ValueError, "schedule", "swa-recipe-schedule"),
+]
+
+CASES = (SCHEDULES + TRAINING + METRICS + STATES + SOUPS + MODELS + PROFILES + OPTIMIZERS + ENSEMBLES + LANDSCAPE + TTA
+         + MORE)
 
 
 def test_at_least_150_cases():

@@ -22,6 +22,7 @@ import copy
 import torch
 from torch import nn
 
+from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
 from ..data import BatchLoader
@@ -117,6 +118,7 @@ def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: f
     """The recipe of an SWA run (``schedule="swa"``) or of its SGD baseline with per-epoch tracking
     (``schedule="cosine"``, ``budget`` 1): the profile's standard recipe with epochs = round(budget * epochs)."""
     p = get_profile(profile)
+    checks.positive_float("budget", budget, "pass the training budget in units of the profile's epochs, e.g. 1.5")
     if schedule not in ("swa", "cosine"):
         raise ValueError(f"schedule must be 'swa' or 'cosine'; got {schedule!r}")
     sizes = SWA_SIZES[p.name]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..landscape import linear_path
 from ..landscape.points import check_bn_data, evaluate_point, model_device, preserved, replayable
 from ..state import distance, flatten, parameter_keys, unflatten
@@ -26,8 +27,7 @@ __all__ = ["random_directions", "random_ray_width", "sgd_swa_line"]
 def random_directions(state: dict, keys, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` independent unit vectors [n, P] uniform on the sphere of the flattened ``keys`` (normalised
     Gaussians, float64), drawn from a generator seeded by ``seed``."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}")
+    n = checks.positive_int("n", n, "pass the number of directions, e.g. 3")
     size = flatten(state, keys).numel()
     g = torch.Generator().manual_seed(seed)
     d = torch.randn(n, size, generator=g, dtype=torch.float64)

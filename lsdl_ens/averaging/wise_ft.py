@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import checks
 from ..state import check_compatible, interpolate
 
 __all__ = ["wise_ft", "wise_ft_sweep"]
@@ -25,6 +26,7 @@ __all__ = ["wise_ft", "wise_ft_sweep"]
 
 def wise_ft(state_0: dict, state_ft: dict, alpha: float) -> dict:
     """theta_alpha = (1 - alpha) theta_0 + alpha theta_ft (non-floating entries from ``state_0``; recompute BN)."""
+    check_compatible([state_0, state_ft], ["state_0", "state_ft"])
     return interpolate(state_0, state_ft, alpha)
 
 
@@ -39,9 +41,12 @@ def wise_ft_sweep(state_0: dict, state_ft: dict, evaluate: Callable[[dict], obje
     Returns:
         One dict per alpha: ``{"alpha": a, **scores}`` (a float result is stored as ``"score"``).
     """
+    checks.callable_("evaluate", evaluate, "pass a function state -> score (or dict of scores)")
     alphas = np.linspace(0.0, 1.0, 11) if alphas is None else np.asarray(alphas, dtype=np.float64).reshape(-1)
     if alphas.size == 0:
         raise ValueError("alphas is empty; pass at least one mixing coefficient")
+    if not np.isfinite(alphas).all():
+        raise ValueError(f"alphas must be finite numbers, got {alphas.tolist()}")
     check_compatible([state_0, state_ft], ["state_0", "state_ft"])
     rows = []
     for alpha in alphas:

@@ -28,6 +28,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .. import checks
 from ..profiles import Profile
 from ..recipes import standard_recipe, train
 from ..train import evaluate, predict_logits
@@ -46,6 +47,8 @@ class DeepEnsemble(nn.Module):
         super().__init__()
         if isinstance(members, nn.Module) or len(members) == 0:
             raise ValueError("members must be a non-empty list of networks")
+        for i, m in enumerate(members):
+            checks.module(f"members[{i}]", m, "pass trained models (load each state with model.load_state_dict)")
         self.members = nn.ModuleList(members)
 
     def __len__(self) -> int:

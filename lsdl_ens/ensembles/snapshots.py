@@ -30,6 +30,7 @@ import math
 
 from torch import nn
 
+from .. import checks
 from ..data import BatchLoader, ImageSet
 from ..schedules import fge_lr, sse_lr
 from ..train import Callback, fit, make_optimizer
@@ -52,7 +53,9 @@ class SnapshotCollector(Callback):
     """
 
     def __init__(self, iterations, *, optimizer_state: bool = False):
-        wanted = sorted({int(i) for i in iterations})
+        if isinstance(iterations, (str, bytes)) or not hasattr(iterations, "__iter__"):
+            raise TypeError(f"iterations must be a list of iteration indices, got {iterations!r}")
+        wanted = sorted({checks.integer(f"iterations[{j}]", i) for j, i in enumerate(iterations)})
         if any(i < 0 for i in wanted):
             raise ValueError(f"iterations must be >= 0; got {wanted}")
         self.wanted = set(wanted)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..state import check_compatible, interpolate
 from ..train import progress_enabled
 from .points import check_bn_data, evaluate_point, model_device, preserved, replayable, stack_results
@@ -51,9 +52,13 @@ def linear_path(model: nn.Module, state_a: dict, state_b: dict, eval_data, *, bn
         ValueError: the model has BN but no ``bn_data`` was given ("pass bn_data (training batches) so BN
             statistics can be recomputed"), or the states do not match.
     """
+    checks.module("model", model, "pass a template model; the states are loaded into it in turn")
+    check_compatible([state_a, state_b], ["state_a", "state_b"])
     alphas = np.linspace(0.0, 1.0, 31) if alphas is None else np.asarray(alphas, dtype=np.float64).reshape(-1)
     if alphas.size == 0:
         raise ValueError("alphas is empty; pass at least one interpolation coefficient")
+    if not np.isfinite(alphas).all():
+        raise ValueError(f"alphas must be finite numbers, got {alphas.tolist()}")
     recompute = check_bn_data(model, bn_data, recompute_bn)
     device = model_device(model, device)
     eval_batches = replayable(eval_data, "eval_data")

@@ -61,7 +61,8 @@ class Lookahead(Optimizer):
         if isinstance(base_optimizer, Lookahead):
             raise ValueError("base_optimizer is already a Lookahead; wrap the inner optimizer once")
         k = checks.positive_int("k", k, "pass the inner steps per sync, e.g. 5")
-        alpha = checks.number("alpha", alpha, low=0.0, high=1.0, low_open=True, fix="pass e.g. 0.5 (1 means no lookahead)")
+        alpha = checks.number("alpha", alpha, low=0.0, high=1.0, low_open=True,
+                              fix="pass e.g. 0.5 (1 means no lookahead)")
         if int(k) != k or k < 1:
             raise ValueError(f"k must be an integer >= 1 (inner steps per sync); got {k}")
         if not 0.0 < alpha <= 1.0:

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .. import checks
 from ..state import check_compatible, parameter_keys
 from .volume import cayley_menger_volume, dirichlet_weights
 
@@ -35,6 +36,7 @@ class SimplexModel(nn.Module):
 
     def __init__(self, base_model: nn.Module, base_state: dict | None = None, seed: int = 0):
         super().__init__()
+        checks.module("base_model", base_model, "pass the architecture (a model); its state goes in base_state")
         self.base = copy.deepcopy(base_model)
         if base_state is not None:
             check_compatible([self.base.state_dict(), base_state], ["base_model", "base_state"])

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import Tensor
 
+from .. import checks
+
 __all__ = ["cayley_menger_volume", "dirichlet_weights", "barycentric_grid"]
 
 
@@ -58,8 +60,9 @@ def dirichlet_weights(n_vertices: int, n_samples: int | None = None,
                       generator: torch.Generator | None = None) -> Tensor:
     """Barycentric weights drawn uniformly on the simplex, i.e. Dirichlet(1, ..., 1): e_j = -log U_j, alpha =
     e / sum(e). (Normalising U_j themselves is *not* uniform.) Returns [n_vertices] or [n_samples, n_vertices]."""
-    if int(n_vertices) != n_vertices or n_vertices < 1:
-        raise ValueError(f"n_vertices must be an integer >= 1; got {n_vertices}")
+    n_vertices = checks.positive_int("n_vertices", n_vertices)
+    if n_samples is not None:
+        n_samples = checks.positive_int("n_samples", n_samples, "pass None for one draw or a count >= 1")
     shape = (n_vertices,) if n_samples is None else (int(n_samples), n_vertices)
     u = torch.rand(shape, generator=generator, dtype=torch.float64).clamp_min(1e-300)
     e = -u.log()
@@ -69,6 +72,8 @@ def dirichlet_weights(n_vertices: int, n_samples: int | None = None,
 def barycentric_grid(n_vertices: int, resolution: int) -> Tensor:
     """All weights (i_1, ..., i_n) / resolution with non-negative integers summing to ``resolution``
     [n_points, n_vertices], vertices first in lexicographic order (for plotting the loss over a simplex)."""
+    n_vertices = checks.positive_int("n_vertices", n_vertices)
+    resolution = checks.positive_int("resolution", resolution, "pass the number of steps per edge, e.g. 6")
     if n_vertices < 1 or resolution < 1:
         raise ValueError(f"need n_vertices >= 1 and resolution >= 1; got {n_vertices}, {resolution}")
 

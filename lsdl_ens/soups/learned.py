@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..data import BatchLoader, ImageSet
 from ..state import StateDict, average, check_compatible
 from ..train import progress_enabled
@@ -107,10 +108,17 @@ def learned_soup(model: nn.Module, states: Sequence[StateDict], data: ImageSet, 
         (soup state, mixing weights [N] or [L, N] with rows summing to 1). Parameters are mixed; float buffers are
         the uniform average and non-floating entries come from ``states[0]``: call ``update_bn`` before use.
     """
+    checks.module("model", model, "pass a template model of the architecture")
+    if isinstance(states, (dict, nn.Module)):
+        raise TypeError(f"states must be a list of state dicts, got a single {type(states).__name__}")
     states = list(states)
     if not states:
         raise ValueError("states is empty; pass at least one ingredient")
     check_compatible(states)
+    checks.positive_int("epochs", epochs)
+    checks.positive_float("lr", lr, "pass a positive learning rate such as 0.05")
+    checks.positive_int("batch_size", batch_size, "pass a whole number such as 128")
+    checks.device("device", device)
     if not isinstance(data, ImageSet):
         raise ValueError(f"data must be a held-out ImageSet; got {type(data).__name__}")
     if epochs < 1:
