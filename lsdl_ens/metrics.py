@@ -81,6 +81,7 @@ def _check_probs(probs, labels=None, name="probs"):
 
 
 def _check_positive_int(value, name, minimum=1):
+    # Deliberate: ValueError (not TypeError) for 2.5 or True, the messages tests and students already rely on.
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 

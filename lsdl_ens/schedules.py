@@ -88,7 +88,7 @@ def make_schedule(name: str, *, epochs: int, lr: float, **kw):
     "sse" (kw: n_cycles), "fge" (kw: cycle_epochs, lr_2). Used by recipes, which must be JSON-able.
 
     Every argument is checked here, when the schedule is made, so a missing or bad keyword fails before training
-    (not at the first step). Unknown keywords raise ``TypeError``.
+    (not at the first step). Unknown keywords raise ``TypeError``. ``lr=0`` is accepted (a frozen run).
     """
     schedule_kw = {"constant": (), "cosine": ("lr_min",), "swa": ("swa_lr", "swa_start"), "sse": ("n_cycles",),
                    "fge": ("cycle_epochs", "lr_2")}

@@ -144,6 +144,9 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
             not bools or 2.5), the learning rate (finite, >= 0; a schedule's value is checked at every step), the
             weight decay, label smoothing, callbacks, and labels of ``data`` outside the model's classes.
         FloatingPointError: the training loss or the weights become NaN/inf (names the epoch and batch).
+
+    Deliberate: a learning rate of 0 is accepted (a frozen run); the labels are checked against the head only for
+    an ``ImageSet``/``BatchLoader`` and the default step (a custom ``train_step`` may use other targets).
     """
     check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
                         label_smoothing, train_step, eval_data)

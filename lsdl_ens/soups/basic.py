@@ -79,6 +79,11 @@ def greedy_soup(states: Sequence[StateDict], evaluate: Callable[[StateDict], flo
         (soup state, chosen indices into ``states`` in the order they were added). BN statistics of the
         returned state are the average of the ingredients': call ``update_bn`` before evaluating it.
 
+    Raises:
+        TypeError: ``evaluate`` is not callable or returns a non-number; ``states`` is one state dict or holds models.
+        ValueError: empty or mismatched ``states`` (naming the key), bad ``accept``/``order``/``scores``, or a NaN/inf
+            score (naming the ingredient or the soup that produced it: a soup is never chosen on NaN).
+
     Note:
         Deviation: the tie rule is a parameter (the reference is strict ``>``, the paper ``>=``).
     """
