@@ -48,6 +48,9 @@ def forbid_library_calls(package_dir: str = _PACKAGE_DIR):
 
 def call_student(fn, *args, **kwargs):
     """Call a student's function under `forbid_library_calls`."""
+    if not callable(fn):
+        raise TypeError(f"fn must be the student's function, got {type(fn).__name__} {fn!r}; did the solution cell "
+                        "define it under the expected name?")
     with forbid_library_calls():
         return fn(*args, **kwargs)
 
@@ -66,6 +69,11 @@ def assert_close(got, expected, *, what: str, context: str = "", atol: float = 1
         what: the quantity, e.g. "ece(probs, labels)".
         context: the input, e.g. "random input, N=500, C=10".
     """
+    if not isinstance(what, str) or not what:
+        raise TypeError(f"what must name the checked quantity (a non-empty str), got {what!r}")
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {tol!r}")
     where = f" on {context}" if context else ""
     if got is None:
         raise AssertionError(f"{what}{where}: your function returned None (missing return?)")

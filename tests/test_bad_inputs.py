@@ -12,24 +12,84 @@ import sys
 
 import pytest
 import torch
+from _tiny import blob_images, one_thread, tiny_cnn, tiny_mlp  # noqa: F401
 from torch import nn
 
-from _tiny import blob_images, one_thread, tiny_cnn, tiny_mlp  # noqa: F401
 from lsdl_ens import checks, metrics, schedules, state
-from lsdl_ens.averaging import random_directions, swa_recipe, wise_ft, wise_ft_sweep
+from lsdl_ens.averaging import (
+    random_directions,
+    swa_model,
+    swa_recipe,
+    wise_ft,
+    wise_ft_sweep,
+)
 from lsdl_ens.bn import update_bn
 from lsdl_ens.cli import main as cli_main
-from lsdl_ens.ensembles import SWAG, CyclicalSGLD, DeepEnsemble, KFACLaplace, SnapshotCollector, dee
-from lsdl_ens.landscape import (CurveModel, barrier, bezier_coeffs, feature_l2, linear_cka, linear_path, plane_basis,
-                                polychain_coeffs, stage_similarity)
+from lsdl_ens.ensembles import (
+    SWAG,
+    CyclicalSGLD,
+    DeepEnsemble,
+    KFACLaplace,
+    SnapshotCollector,
+    dee,
+)
+from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations
+from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
+from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
+from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
+from lsdl_ens.grading import assert_close, call_student
+from lsdl_ens.landscape import (
+    CurveModel,
+    barrier,
+    bezier_coeffs,
+    curve_lr,
+    feature_l2,
+    linear_cka,
+    linear_path,
+    plane_basis,
+    plane_point,
+    polychain_coeffs,
+    stage_similarity,
+    train_curve,
+)
 from lsdl_ens.models import build_model, replace_head
 from lsdl_ens.optim import Lookahead, Lookaround
+from lsdl_ens.optim.compare import optimizer_recipe
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe
-from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights
-from lsdl_ens.soups import greedy_ensemble, greedy_soup, learned_soup, state_evaluator, uniform_soup
+from lsdl_ens.simplex import (
+    SimplexModel,
+    barycentric_grid,
+    cayley_menger_volume,
+    dirichlet_weights,
+    spro_recipe,
+)
+from lsdl_ens.soups import (
+    greedy_ensemble,
+    greedy_soup,
+    learned_soup,
+    state_evaluator,
+    uniform_soup,
+)
 from lsdl_ens.train import Callback, evaluate, fit, predict_logits
-from lsdl_ens.tta import (TENT, WATT, SimpleTokenizer, TinyCLIP, average_weights, watt_loss)
+from lsdl_ens.transfer import (
+    barrier_of,
+    cycle_lr,
+    cycle_recipes,
+    cycle_schedule,
+    ensemble_curve,
+    member_diversity,
+    transfer_finetune_recipe,
+)
+from lsdl_ens.tta import (
+    TENT,
+    WATT,
+    SimpleTokenizer,
+    TinyCLIP,
+    average_weights,
+    entropy_loss,
+    watt_loss,
+)
 
 NAN, INF = float("nan"), float("inf")
 
@@ -604,8 +664,48 @@ MORE = [
     case(lambda: swa_recipe("cpu", schedule="cyclic"), ValueError, "schedule", "swa-recipe-schedule"),
 ]
 
+FAMILIES = [
+    case(lambda: cycle_lr(0.5, 10, -0.1), ValueError, "lr_max", "cycle-lr-negative"),
+    case(lambda: cycle_schedule(NAN), ValueError, "lr_max", "cycle-schedule-nan"),
+    case(lambda: cycle_recipes(transfer_finetune_recipe("smoke"), "sse", 0, lr_mult=1.0, epoch_mult=1.0), ValueError,
+         "n_members", "cycle-recipes-zero-members"),
+    case(lambda: cycle_recipes(transfer_finetune_recipe("smoke"), "sse", 3, lr_mult=1.0, epoch_mult=NAN), ValueError,
+         "epoch_mult", "cycle-recipes-nan-epochs"),
+    case(lambda: ensemble_curve("probs", labels()), TypeError, "probs", "ensemble-curve-str"),
+    case(lambda: member_diversity(torch.stack([probs(), probs(seed=1)]), torch.tensor([0, 1, -1, 0])), ValueError,
+         "labels", "member-diversity-minus-1"),
+    case(lambda: barrier_of({"alphas": [0.0, 1.0], "error": [0.1, 0.2]}, key="loss"), ValueError, "loss",
+         "barrier-of-missing-key"),
+    case(lambda: optimizer_recipe("sgd", "smoke", lr=-1.0), ValueError, "lr", "optimizer-recipe-negative-lr"),
+    case(lambda: optimizer_recipe("lookahead", "smoke", alpha=0.0), ValueError, "alpha", "optimizer-recipe-alpha"),
+    case(lambda: curve_lr(0, 0, 0.1), ValueError, "epochs", "curve-lr-zero-epochs"),
+    case(lambda: train_curve(CurveModel(mlp(), sd(), sd(1)), [(torch.randn(4, 2), labels() % 2)], epochs=1, lr=-0.1,
+                             weight_decay=0.0), ValueError, "lr", "train-curve-negative-lr"),
+    case(lambda: train_curve(sd(), [], epochs=1, lr=0.1, weight_decay=0.0), TypeError, "curve", "train-curve-state"),
+    case(lambda: CurveModel(sd(), sd(), sd(1)), TypeError, "base_model", "curve-model-state-as-model"),
+    case(lambda: CurveModel(mlp(), mlp(), sd(1)), TypeError, "state_start", "curve-model-model-as-state"),
+    case(lambda: plane_point(plane_basis(sd(0), sd(1), sd(2)), NAN, 0.0), ValueError, "x", "plane-point-nan"),
+    case(lambda: csgld_sample_iterations(100, 4, 0.5, 0), ValueError, "samples_per_cycle", "csgld-zero-samples"),
+    case(lambda: csgld_recipe("smoke", budget=0), ValueError, "budget", "csgld-recipe-budget"),
+    case(lambda: sse_recipe("smoke", budget=0), ValueError, "budget", "sse-recipe-budget"),
+    case(lambda: fge_recipe("smoke", budget=0.5), ValueError, "budget", "fge-recipe-budget"),
+    case(lambda: trajectory_recipe("smoke", start_fraction=1.5), ValueError, "start_fraction", "trajectory-fraction"),
+    case(lambda: swa_model(sd(), sd(), []), TypeError, "template", "swa-model-state-as-template"),
+    case(lambda: SWAGCallback(mlp(), 1), TypeError, "swag", "swag-callback-model"),
+    case(lambda: swag_recipe("smoke", bogus=1), TypeError, "bogus", "swag-recipe-unknown-size"),
+    case(lambda: spro_recipe("smoke", bogus=1), TypeError, "bogus", "spro-recipe-unknown-size"),
+    case(lambda: assert_close(1.0, 1.0, what="x", atol=-1), ValueError, "atol", "assert-close-negative-atol"),
+    case(lambda: assert_close(1.0, 1.0, what=None), TypeError, "what", "assert-close-no-what"),
+    case(lambda: call_student(3), TypeError, "fn", "call-student-not-callable"),
+    case(lambda: entropy_loss(torch.randn(3)), ValueError, "logits", "entropy-loss-1d"),
+    case(lambda: tune_prior_precision(None, None), TypeError, "la", "tune-prior-not-kfac"),
+    case(lambda: tune_prior_precision(KFACLaplace(mlp(), 1.0, 10), None), ValueError, "call fit",
+         "tune-prior-before-fit"),
+    case(lambda: tune_prior_precision(fitted_kfac()[0], [], grid=[]), ValueError, "grid", "tune-prior-empty-grid"),
+]
+
 CASES = (SCHEDULES + TRAINING + METRICS + STATES + SOUPS + MODELS + PROFILES + OPTIMIZERS + ENSEMBLES + LANDSCAPE + TTA
-         + MORE)
+         + MORE + FAMILIES)
 
 
 def test_at_least_150_cases():

@@ -105,6 +105,8 @@ class SWACollector(Callback):
 
 def swa_model(template: nn.Module, state: dict, bn_data, *, device=None, num_batches: int | None = None) -> nn.Module:
     """A copy of ``template`` holding ``state`` with BN statistics recomputed on ``bn_data`` (``update_bn``)."""
+    checks.module("template", template, "pass a model of the architecture; the averaged weights go in state")
+    checks.state_dict_like("state", state)
     model = copy.deepcopy(template)
     model.load_state_dict(state)
     if device is not None:

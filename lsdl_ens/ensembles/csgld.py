@@ -143,6 +143,8 @@ def csgld_sample_iterations(total_iterations: int, n_cycles: int, beta: float, s
     sampling stage, the last one at the cycle's end (the reference: one per epoch of the last epochs)."""
     if not 0 <= beta < 1:
         raise ValueError(f"beta must be in [0, 1); got {beta}")
+    checks.positive_int("samples_per_cycle", samples_per_cycle, "pass the samples per cycle, e.g. 3")
+    checks.positive_int("n_cycles", n_cycles)
     c = total_iterations / n_cycles
     out = []
     for j in range(n_cycles):
@@ -177,6 +179,7 @@ def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: f
 
 def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 1, **overrides) -> dict:
     """Recipe of a cSGLD run of `budget` B on the profile's standard setting (sizes from `CSGLD_SIZES`)."""
+    checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 1")
     p = get_profile(profile)
     if p.name not in CSGLD_SIZES:
         raise ValueError(f"no cSGLD sizes for profile {p.name!r}; valid: {', '.join(CSGLD_SIZES)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..train import progress_enabled
 from .kfac_laplace import KFACLaplace
 from .kfac_layers import penultimate_features
@@ -40,6 +41,12 @@ def tune_prior_precision(la: KFACLaplace, val_data, grid=None, *, n_samples: int
     """
     from ..metrics import nll
 
+    if not isinstance(la, KFACLaplace):
+        raise TypeError(f"la must be a fitted KFACLaplace, got {type(la).__name__}")
+    la.factors  # noqa: B018  (raises "call fit(batches) first" if not fitted)
+    checks.positive_int("n_samples", n_samples, "pass the posterior samples per grid value, e.g. 10")
+    if grid is not None:
+        grid = [checks.positive_float(f"grid[{i}]", t) for i, t in enumerate(checks.non_empty("grid", grid))]
     grid = [float(t) for t in (grid if grid is not None else torch.logspace(-1, 4, 11).tolist())]
     labels = val_data.labels if hasattr(val_data, "labels") else torch.cat([b[1] for b in val_data]).cpu()
     feats = penultimate_features(la._model_ref, val_data) if la.subset == "last_layer" else None

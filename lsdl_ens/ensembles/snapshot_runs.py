@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from .. import checks
 from ..cache import default_cache
 from ..data import BatchLoader
 from ..profiles import Profile, get_profile
@@ -98,6 +99,7 @@ def base_loader(base: dict, seed: int) -> BatchLoader:
 
 def sse_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 2, **overrides) -> dict:
     """Recipe of an SSE run of `budget` B on the profile's standard setting (snapshots of 1B are its prefix)."""
+    checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 2")
     p = get_profile(profile)
     sizes = cyclic_sizes(p)
     recipe = {"method": "sse", "base": standard_recipe(p, seed), "budget": budget,
@@ -139,6 +141,7 @@ def train_sse(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
 def trajectory_recipe(profile: Profile | str | None = None, seed: int = 0, start_fraction: float = 0.8) -> dict:
     """Recipe of a re-run of the standard run keeping the checkpoint at `start_fraction` (with momentum) and
     checkpoints every few epochs (the no-cycle variant of Huang et al. Fig. 5)."""
+    checks.number("start_fraction", start_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     p = get_profile(profile)
     return {"method": "trajectory", "base": standard_recipe(p, seed), "start_fraction": start_fraction,
             "every_epochs": cyclic_sizes(p)["every_epochs"]}
@@ -177,6 +180,7 @@ def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
 
 def fge_recipe(profile: Profile | str | None = None, seed: int = 0, budget: float = 2, **overrides) -> dict:
     """Recipe of an FGE run of `budget` B in total: 0.8 B of the standard run, then FGE cycles."""
+    checks.number("budget", budget, low=0.8, low_open=True, fix="the first 0.8 B are the standard run; pass e.g. 2")
     p = get_profile(profile)
     sizes = cyclic_sizes(p)
     recipe = {"method": "fge", "trajectory": trajectory_recipe(p, seed), "base": standard_recipe(p, seed),

@@ -196,6 +196,8 @@ class SWAGCallback(Callback):
     e + 1 > ``swa_start`` (the reference's rule; ``swa_start`` in epochs), i.e. once per epoch on the SWA schedule."""
 
     def __init__(self, swag: SWAG, swa_start: int):
+        if not isinstance(swag, SWAG):
+            raise TypeError(f"swag must be a SWAG (SWAG(model)), got {type(swag).__name__}")
         if swa_start < 0:
             raise ValueError(f"swa_start must be >= 0 epochs; got {swa_start}")
         self.swag, self.swa_start = swag, swa_start
@@ -262,6 +264,9 @@ def swag_recipe(profile=None, seed: int = 0, **sizes) -> dict:
     from ..recipes import standard_recipe
 
     p = get_profile(profile)
+    unknown = sorted(set(sizes) - set(SWAG_SIZES[p.name]))
+    if unknown:
+        raise TypeError(f"swag_recipe: unknown size(s) {unknown}; valid: {sorted(SWAG_SIZES[p.name])}")
     cfg = {**SWAG_SIZES[p.name], **sizes}
     train = standard_recipe(p, seed, epochs=cfg["epochs"], schedule="swa",
                             schedule_kw={"swa_lr": cfg["swa_lr"], "swa_start": cfg["swa_start"]})

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..data import BatchLoader, ImageSet
 from ..schedules import swa_lr
 from ..state import check_compatible, parameter_keys
@@ -100,6 +101,7 @@ class CurveModel(nn.Module):
     def __init__(self, base_model: nn.Module, state_start: dict, state_end: dict, kind: str = "bezier",
                  n_bends: int = 1, fix_ends: bool = True, seed: int = 0):
         super().__init__()
+        checks.module("base_model", base_model, "pass the architecture (a model); the endpoints are state dicts")
         if kind not in _COEFFS:
             raise ValueError(f"kind must be 'bezier' or 'polychain'; got {kind!r}")
         if int(n_bends) != n_bends or n_bends < 0:
@@ -173,6 +175,8 @@ def curve_lr(epoch: int, epochs: int, lr: float) -> float:
 
     The SWA schedule shape, ``lsdl_ens.schedules.swa_lr(epoch, lr, 0.01 * lr, epochs)``, set once per epoch.
     """
+    checks.positive_float("epochs", epochs, "pass the curve's training epochs (>= 1)")
+    checks.positive_float("lr", lr, "pass a positive learning rate such as 0.05")
     return swa_lr(epoch, lr, 0.01 * lr, epochs)
 
 
@@ -203,6 +207,14 @@ def train_curve(curve: CurveModel, data, *, epochs: int, lr: float, weight_decay
     Returns:
         ``{"epoch", "lr", "loss", "error"}`` lists per epoch; ``loss`` is the training objective (CE + L2 term).
     """
+    if not isinstance(curve, CurveModel):
+        raise TypeError(f"curve must be a CurveModel, got {type(curve).__name__}; build one with CurveModel(model, "
+                        "state_start, state_end)")
+    checks.nonneg_int("epochs", epochs)
+    checks.positive_float("lr", lr, "pass a positive learning rate such as 0.05")
+    checks.nonneg_float("weight_decay", weight_decay, "pass 0 or a small value such as 5e-4")
+    checks.nonneg_float("momentum", momentum, "pass e.g. 0.9")
+    checks.positive_int("batch_size", batch_size, "pass a whole number such as 128")
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0; got {epochs}")
     params = [p for p in curve.control_points.parameters() if p.requires_grad]

@@ -22,6 +22,7 @@ import numpy as np
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..state import check_compatible, flatten, float_keys, unflatten
 from ..train import progress_enabled
 from .points import check_bn_data, evaluate_point, model_device, preserved, replayable
@@ -84,6 +85,7 @@ def project(state: dict, basis: PlaneBasis) -> tuple[float, float]:
 
 def plane_point(basis: PlaneBasis, x: float, y: float) -> dict:
     """The full state at plane coordinates (x, y): origin + x u + y v (other entries from ``state_a``)."""
+    x, y = checks.finite("x", x), checks.finite("y", y)
     flat = basis.origin + x * basis.u + y * basis.v
     return unflatten(flat, basis.like_state, basis.keys)
 

@@ -24,13 +24,14 @@ import contextlib
 
 import torch
 
+from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
 from ..data import BatchLoader
 from ..data.splits import balanced_subset
 from ..models import build_model
 from ..profiles import Profile, get_profile
-from ..recipes import cifar10_splits
+from ..recipes import check_recipe, cifar10_splits
 from ..schedules import make_schedule
 from ..state import average
 from ..train import Callback, default_device, evaluate, fit
@@ -61,6 +62,13 @@ def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: in
     if unknown:
         raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
     recipe.update(overrides)
+    check_recipe({k: recipe[k] for k in ("model", "epochs", "lr", "weight_decay", "batch_size", "seed")})
+    checks.positive_int("views", recipe["views"])
+    checks.positive_int("k", recipe["k"])
+    checks.number("alpha", recipe["alpha"], low=0.0, high=1.0, low_open=True)
+    checks.nonneg_float("momentum", recipe["momentum"])
+    checks.positive_int("swa_start", recipe["swa_start"])
+    checks.nonneg_float("swa_lr", recipe["swa_lr"])
     return recipe
 
 

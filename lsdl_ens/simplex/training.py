@@ -109,6 +109,9 @@ def spro_recipe(profile=None, seed: int = 0, **sizes) -> dict:
     from ..recipes import standard_recipe
 
     p = get_profile(profile)
+    unknown = sorted(set(sizes) - set(SPRO_SIZES[p.name]))
+    if unknown:
+        raise TypeError(f"spro_recipe: unknown size(s) {unknown}; valid: {sorted(SPRO_SIZES[p.name])}")
     cfg = {**SPRO_SIZES[p.name], **sizes}
     return {"base": standard_recipe(p, seed), "n_vertices": cfg["n_vertices"], "epochs": cfg["epochs"],
             "n_samples": cfg["n_samples"], "lr": cfg["lr"], "lam": cfg["lam"], "weight_decay": p.weight_decay,

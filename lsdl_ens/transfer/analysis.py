@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
 from ..data import BatchLoader
@@ -36,6 +37,7 @@ __all__ = ["ensemble_curve", "member_diversity", "barrier_of", "soup_recipe", "l
 
 def ensemble_curve(probs: torch.Tensor, labels: torch.Tensor, metric: str = "accuracy") -> list[float]:
     """Metric of the ensemble of the first k members for k = 1 .. M; `probs` is [M, N, C] (probability average)."""
+    probs = torch.stack(list(probs)) if isinstance(probs, (list, tuple)) and probs else checks.tensor("probs", probs)
     if probs.dim() != 3:
         raise ValueError(f"probs must be [M, N, C]; got shape {tuple(probs.shape)}")
     fn = {"accuracy": accuracy, "nll": nll}.get(metric)
@@ -46,6 +48,7 @@ def ensemble_curve(probs: torch.Tensor, labels: torch.Tensor, metric: str = "acc
 
 def member_diversity(probs: torch.Tensor, labels: torch.Tensor) -> float:
     """`lsdl_ens.metrics.diversity` of the members' arg-max predictions; `probs` is [M, N, C], M >= 2."""
+    probs = torch.stack(list(probs)) if isinstance(probs, (list, tuple)) and probs else checks.tensor("probs", probs)
     if probs.dim() != 3 or len(probs) < 2:
         raise ValueError(f"probs must be [M, N, C] with M >= 2; got shape {tuple(probs.shape)}")
     return diversity([p.argmax(-1) for p in probs], labels)
@@ -54,6 +57,9 @@ def member_diversity(probs: torch.Tensor, labels: torch.Tensor) -> float:
 def barrier_of(path: dict, key: str = "error") -> float:
     """`lsdl_ens.landscape.barrier` (linear reference) of one `consecutive_paths` entry: the bump of `key` above the
     straight line between the endpoint values. A clear bump means the two members lie in different basins."""
+    if not isinstance(path, dict) or key not in path or "alphas" not in path:
+        keys = sorted(path) if isinstance(path, dict) else type(path).__name__
+        raise ValueError(f"path must be a consecutive_paths entry holding 'alphas' and key={key!r}; it has {keys}")
     return barrier(path[key], path["alphas"], reference="linear")
 
 

@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from .. import checks
 from ..cache import default_cache
 from ..recipes import augmentation_kwargs, load_state, train, training_set
 from ..train import TrainStep, default_device, fit
@@ -49,6 +50,7 @@ def cycle_lr(t: float, cycle_length: float, lr_max: float) -> float:
     """
     if cycle_length <= 0:
         raise ValueError(f"cycle_length must be > 0; got {cycle_length}")
+    checks.nonneg_float("lr_max", lr_max, "pass a positive learning rate such as 0.05")
     frac = min(max(t / cycle_length, 0.0), 1.0)
     return lr_max / 2 * (1 + math.cos(math.pi * frac))
 
@@ -59,6 +61,7 @@ def cycle_schedule(lr_max: float, per: str = "iteration") -> Callable[[TrainStep
     per="iteration": t = step.iteration, T = step.total_iterations; per="epoch": t = step.epoch, T = step.epochs
     (constant inside an epoch, as the reference's LambdaLR).
     """
+    checks.nonneg_float("lr_max", lr_max, "pass a positive learning rate such as 0.05")
     if per == "iteration":
         return lambda s: cycle_lr(s.iteration, s.total_iterations, lr_max)
     if per == "epoch":
@@ -104,6 +107,9 @@ def cycle_recipes(first_recipe: dict, method: str, n_members: int, *, lr_mult: f
     """
     if method not in CYCLE_METHODS:
         raise ValueError(f"method must be one of {CYCLE_METHODS}; got {method!r}")
+    checks.positive_int("n_members", n_members, "pass the ensemble size, e.g. 5")
+    checks.positive_float("lr_mult", lr_mult, "pass a multiple of the fine-tuning learning rate, e.g. 1.0")
+    checks.positive_float("epoch_mult", epoch_mult, "pass a multiple of the fine-tuning epochs, e.g. 0.5")
     if lr_mult <= 0 or epoch_mult <= 0:
         raise ValueError(f"lr_mult and epoch_mult must be > 0; got {lr_mult}, {epoch_mult}")
     if per not in ("iteration", "epoch"):

@@ -29,6 +29,7 @@ __all__ = ["TENT", "entropy_loss"]
 
 def entropy_loss(logits: torch.Tensor) -> torch.Tensor:
     """Mean Shannon entropy (nats) of softmax(logits) over the batch."""
+    logits = checks.tensor("logits", logits, dim=2, floating=True)
     return -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1).mean()
 
 
