@@ -48,11 +48,12 @@ def fge_lr(iteration: int, cycle_iterations: int, lr_1: float, lr_2: float) -> f
     """Fast Geometric Ensembling triangular cycle (Garipov et al. 2018, Eq. 3; dnn-mode-connectivity: utils.py).
 
     With t = (iteration mod c) / c: lr = (1 - 2t) lr_1 + 2t lr_2 for t < 1/2, else (2t - 1) lr_1 + (2 - 2t) lr_2.
-    So lr_1 at a cycle's start, lr_2 at mid-cycle, where snapshots are taken.
+    So lr_1 at a cycle's start, lr_2 at mid-cycle, where snapshots are taken. ``cycle_iterations`` may be
+    fractional (>= 2), as SSE's cycle length; ``iteration`` is a whole number >= 0.
     """
     iteration = checks.nonneg_int("iteration", iteration)
-    cycle_iterations = checks.integer("cycle_iterations", cycle_iterations, minimum=2,
-                                      fix="a cycle needs a start and a middle")
+    cycle_iterations = checks.number("cycle_iterations", cycle_iterations, low=2.0,
+                                     fix="a cycle needs a start and a middle")
     lr_1 = checks.nonneg_float("lr_1", lr_1, _LR_FIX)
     lr_2 = checks.nonneg_float("lr_2", lr_2, "pass a small positive learning rate such as 0.0005")
     t = (iteration % cycle_iterations) / cycle_iterations

@@ -226,7 +226,7 @@ SCHEDULES = [
     case(lambda: schedules.fge_lr(0, 10, NAN, 0.01), ValueError, "lr_1", "fge_lr-nan-lr_1"),
     case(lambda: schedules.fge_lr(0, 1, 0.1, 0.01), ValueError, "cycle_iterations", "fge_lr-one-iteration-cycle"),
     case(lambda: schedules.fge_lr(0, True, 0.1, 0.01), TypeError, "cycle_iterations", "fge_lr-bool-cycle"),
-    case(lambda: schedules.fge_lr(0, 10.5, 0.1, 0.01), TypeError, "cycle_iterations", "fge_lr-fractional-cycle"),
+    case(lambda: schedules.fge_lr(0, "10", 0.1, 0.01), TypeError, "cycle_iterations", "fge_lr-str-cycle"),
     case(lambda: schedules.swa_lr(0, 0.1, 0.01, 0), ValueError, "swa_start", "swa_lr-swa_start-0"),
     case(lambda: schedules.swa_lr(0, 0.1, 0.01, -5), ValueError, "swa_start", "swa_lr-negative-swa_start"),
     case(lambda: schedules.swa_lr(0, -0.1, 0.01, 10), ValueError, "lr_init", "swa_lr-negative-lr_init"),
