@@ -11,9 +11,9 @@ it is never written and silently rebuilt on every call.
 
 `get_or_create` returns the same thing on a miss as on a hit: the payload as read back from its bytes (tensors on
 the CPU, detached, no grad; tuples stay tuples). Builds of one recipe are serialised across processes by a file
-lock (``<hash>.pt.lock``, `filelock`'s OS lock, released by the OS when its holder dies): a second process asking
-for a recipe that is being built waits, then reads the entry, so a recipe is trained once and every reader gets
-the same weights.
+lock (``<hash>.pt.lock``, an empty file left in place; `filelock`'s OS lock, released by the OS when its holder
+dies, so a killed build never blocks the next one): a second process asking for a recipe that is being built
+waits, then reads the entry, so a recipe is trained once and every reader gets the same weights.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ class UnsavablePayloadError(TypeError):
 def canonical_json(recipe: dict) -> str:
     """The recipe as canonical JSON (sorted keys); raises ValueError naming a value that is not JSON-able."""
     try:
-        return json.dumps(recipe, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"recipe must hold only JSON values (str, int, float, bool, None, lists, dicts; no NaN "
-                         f"or inf): {exc}") from exc
+        return json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+    except TypeError as exc:
+        raise ValueError(f"recipe must hold only JSON values (str, int, float, bool, None, lists, dicts): {exc}") \
+            from exc
 
 
 def recipe_key(recipe: dict) -> str:
