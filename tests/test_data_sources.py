@@ -156,3 +156,10 @@ def test_damaged_batch_file_names_the_file(tmp_path, tmp_cache, damage):
         match = r"test_batch does not hold CIFAR-10 labels"
     with pytest.raises(DataSourceError, match=match):
         load_cifar10(tmp_path, allow_subset=True)
+
+
+def test_refused_partial_source_leaves_no_decoded_cache(tmp_path, tmp_cache):
+    root = write_tree(tmp_path, fake_files(per_class=1))
+    with pytest.raises(DataSourceError, match="not the whole"):
+        load_cifar10(root)
+    assert not list((tmp_cache / "data").glob("*.npz"))

@@ -64,13 +64,15 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
         source = _download(download, root)
     cache_file = cache_dir("data") / f"cifar10-{source_id(source)}-{_FORMAT}.npz"
     arrays = _load_cache(cache_file)
-    if arrays is None:
+    decoded = arrays is None
+    if decoded:
         arrays = decode_source(source)
+    if not allow_subset:
+        _check_complete(arrays, source)  # before caching, so an incomplete copy leaves no 150 MB file behind
+    if decoded:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         write_checked(cache_file, buf.getvalue())
-    if not allow_subset:
-        _check_complete(arrays, source)
     train = ImageSet(torch.from_numpy(arrays["train_x"]), torch.from_numpy(arrays["train_y"]).long(), CIFAR10_CLASSES)
     test = ImageSet(torch.from_numpy(arrays["test_x"]), torch.from_numpy(arrays["test_y"]).long(), CIFAR10_CLASSES)
     return train, test

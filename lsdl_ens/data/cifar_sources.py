@@ -70,14 +70,15 @@ def _decode_image(blob: bytes, where: str) -> np.ndarray:
 
     try:
         with Image.open(io.BytesIO(blob)) as img:
-            rgb = img.convert("RGB")  # decodes the whole file
+            if img.size != (32, 32):  # read from the header, before decoding
+                raise DataSourceError(f"{where} is {img.size[0]}x{img.size[1]} pixels; CIFAR-10 images are 32x32. "
+                                      f"This is not the CIFAR-10 file: {REFETCH}")
+            return np.asarray(img.convert("RGB"))  # decodes the whole file
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, DataSourceError):
+            raise
         raise DataSourceError(f"{where} is not a readable image ({type(exc).__name__}: {exc}). The file is damaged: "
                               f"{REFETCH}") from exc
-    if rgb.size != (32, 32):
-        raise DataSourceError(f"{where} is {rgb.size[0]}x{rgb.size[1]} pixels; CIFAR-10 images are 32x32. This is "
-                              f"not the CIFAR-10 file: {REFETCH}")
-    return np.asarray(rgb)
 
 
 def _parse(parts: list[str]) -> tuple[str, int, str] | None:
