@@ -174,7 +174,8 @@ def test_orphaned_temp_files_are_removed_but_live_ones_kept(tmp_path):
 
     folder = tmp_path / "t"
     folder.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     dead_pid = int(dead.stdout)
     dead_writer = folder / (temp_name_prefix(folder / "a.pt", pid=dead_pid) + "xyz12345.tmp")
     live_writer = folder / (temp_name_prefix(folder / "b.pt") + "abc12345.tmp")

@@ -79,7 +79,7 @@ def load_batch_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                          f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}. {fix}.")
     try:
         labels = np.asarray(labels)
-    except Exception:  # ragged or exotic objects
+    except (ValueError, TypeError):  # ragged or exotic objects
         labels = np.asarray([])
     if labels.dtype.kind not in "iu" or labels.shape != (len(data),) or (len(labels) and
                                                                       (labels.min() < 0 or labels.max() > 9)):
