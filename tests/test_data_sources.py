@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import struct
 import tarfile
 
 import numpy as np
@@ -112,6 +113,28 @@ class PlantedPayload:
         return os.system, (f"touch {self.marker}",)
 
 
+class Python2Pickler(pickle._Pickler):
+    """Writes bytes as Python 2 ``str`` (BINSTRING), as the original CIFAR-10 batches were written."""
+
+    def save_bytes(self, obj):
+        n = len(obj)
+        head = pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n)
+        self.write(head + obj)
+        self.memoize(obj)
+
+    dispatch = dict(pickle._Pickler.dispatch)
+    dispatch[bytes] = save_bytes
+
+
+def dump_batch(batch, f, protocol):
+    if protocol != "python2":
+        return pickle.dump(batch, f, protocol=protocol)
+    buf = io.BytesIO()
+    Python2Pickler(buf, protocol=2).dump(batch)
+    # numpy 1 names its reconstructor numpy.core.multiarray: globals then are exactly those of the real files
+    f.write(buf.getvalue().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"))
+
+
 def write_batches(root, rng, n=3, protocol=4, planted=None):
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,11 +144,11 @@ def write_batches(root, rng, n=3, protocol=4, planted=None):
         if planted is not None and name == "data_batch_2":
             batch["data"] = planted
         with open(folder / name, "wb") as f:
-            pickle.dump(batch, f, protocol=protocol)
+            dump_batch(batch, f, protocol)
     return folder
 
 
-@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("protocol", ["python2", 2, 4, 5])
 def test_batches_written_at_any_protocol_still_load(tmp_path, tmp_cache, protocol):
     folder = write_batches(tmp_path, np.random.default_rng(protocol), protocol=protocol)
     train, test = load_cifar10(tmp_path, allow_subset=True)
