@@ -150,7 +150,7 @@ def write_batches(root, rng, n=3, protocol=4, planted=None):
 
 @pytest.mark.parametrize("protocol", ["python2", 2, 4, 5])
 def test_batches_written_at_any_protocol_still_load(tmp_path, tmp_cache, protocol):
-    folder = write_batches(tmp_path, np.random.default_rng(protocol), protocol=protocol)
+    folder = write_batches(tmp_path, np.random.default_rng(len(str(protocol))), protocol=protocol)
     train, test = load_cifar10(tmp_path, allow_subset=True)
     with open(folder / "test_batch", "rb") as f:
         raw = pickle.load(f)
