@@ -153,7 +153,7 @@ def test_batches_written_at_any_protocol_still_load(tmp_path, tmp_cache, protoco
     folder = write_batches(tmp_path, np.random.default_rng(len(str(protocol))), protocol=protocol)
     train, test = load_cifar10(tmp_path, allow_subset=True)
     with open(folder / "test_batch", "rb") as f:
-        raw = pickle.load(f)
+        raw = pickle.load(f, encoding="latin1")  # how torchvision reads them
     assert len(train) == 15 and torch.equal(test.images.reshape(4, -1), torch.from_numpy(raw["data"]))
     assert test.labels.tolist() == raw["labels"]
 
