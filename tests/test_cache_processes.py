@@ -100,9 +100,13 @@ def test_lock_of_a_killed_builder_does_not_deadlock(tmp_path):
 def test_temp_file_of_a_writer_killed_mid_save_is_removed_by_the_next_write(tmp_path):
     writer = _start(tmp_path, "save_killed")
     _wait_for(tmp_path / "writing", writer)
+    folder = tmp_path / "cache" / "t"
+    [partial] = list(folder.glob("*.tmp"))
+    cache = CheckpointCache(tmp_path / "cache")
+    cache.save("t", {"k": 1}, {"w": torch.ones(1)})  # the writer is alive: its file is left alone
+    assert partial.exists()
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
-    folder = tmp_path / "cache" / "t"
-    [orphan] = list(folder.glob("*.tmp"))
-    CheckpointCache(tmp_path / "cache").save("t", {"k": 1}, {"w": torch.ones(1)})
-    assert not orphan.exists() and not list(folder.glob("*.tmp"))
+    cache.save("t", {"k": 2}, {"w": torch.ones(1)})
+    assert not partial.exists() and not list(folder.glob("*.tmp"))
+    assert len(list(folder.glob("*.pt"))) == 2
