@@ -72,13 +72,14 @@ def _decode_image(blob: bytes, where: str) -> np.ndarray:
         with Image.open(io.BytesIO(blob)) as img:
             if img.size != (32, 32):  # read from the header, before decoding
                 raise DataSourceError(f"{where} is {img.size[0]}x{img.size[1]} pixels; CIFAR-10 images are 32x32. "
-                                      f"This is not the CIFAR-10 file: {REFETCH}")
+                                      f"This is not the CIFAR-10 file. {REFETCH}")
             return np.asarray(img.convert("RGB"))  # decodes the whole file
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         if isinstance(exc, DataSourceError):
             raise
-        raise DataSourceError(f"{where} is not a readable image ({type(exc).__name__}: {exc}). The file is damaged: "
-                              f"{REFETCH}") from exc
+        reason = "no image format recognised" if isinstance(exc, Image.UnidentifiedImageError) else str(exc)
+        raise DataSourceError(f"{where} is not a readable image ({type(exc).__name__}: {reason}). The file is "
+                              f"damaged. {REFETCH}") from exc
 
 
 def _parse(parts: list[str]) -> tuple[str, int, str] | None:
