@@ -80,8 +80,7 @@ def _check_probs(probs, labels=None, name="probs"):
     return probs, _check_labels(labels, probs.shape[0], probs.shape[1])
 
 
-def _check_positive_int(value, name, minimum=1):
-    # Deliberate: ValueError (not TypeError) for 2.5 or True, the messages tests and students already rely on.
+def _check_positive_int(value, name, minimum=1):  # deliberate: ValueError even for 2.5 or True (kept messages)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
@@ -245,9 +244,8 @@ def fit_temperature(logits, labels, t_min=1e-3, t_max=1e3, tol=1e-10, max_iters=
     logits, labels = _check_logits(logits, labels)
     if not 0 < t_min < t_max:
         raise ValueError(f"t_min and t_max must satisfy 0 < t_min < t_max, got {t_min}, {t_max}")
-    checks.positive_float("t_max", t_max)
+    checks.positive_float("t_max", t_max), checks.positive_int("max_iters", max_iters)
     checks.positive_float("tol", tol, "pass a small positive tolerance such as 1e-10")
-    checks.positive_int("max_iters", max_iters)
     lo, hi = math.log(t_min), math.log(t_max)
     if _nll_derivatives(logits, labels, lo)[0] >= 0:
         return t_min

@@ -80,10 +80,6 @@ class KFACLaplace:
         checks.positive_float("prior_precision", prior_precision, "pass tau > 0, e.g. weight_decay * n_data")
         checks.positive_int("n_data", n_data, "pass the number of training examples")
         checks.one_of("subset", subset, ("all", "last_layer"))
-        if not prior_precision > 0:
-            raise ValueError(f"prior_precision must be > 0; got {prior_precision}")
-        if int(n_data) != n_data or n_data < 1:
-            raise ValueError(f"n_data must be a positive integer (training set size); got {n_data}")
         if fisher not in _FISHERS:
             raise ValueError(f"fisher must be one of {_FISHERS}; got {fisher!r}")
         if damping not in _DAMPINGS:
@@ -239,8 +235,6 @@ class KFACLaplace:
         self.factors  # noqa: B018  (raises if not fitted)
         checks.module("model", model)
         checks.nonneg_float("scale", scale, "pass 1.0 for the posterior, smaller to shrink it")
-        if scale < 0:
-            raise ValueError(f"scale must be >= 0; got {scale}")
         self._write(model, {n: self._map[n].double() + math.sqrt(scale) * self._noise(n, generator)
                             for n in self.layer_names})
         return model
@@ -286,8 +280,6 @@ class KFACLaplace:
             raise ValueError("KFACLaplace is not fitted; call fit(batches) before predict")
         checks.positive_int("n_samples", n_samples, "pass the number of posterior samples, e.g. 30")
         checks.nonneg_float("scale", scale, "pass 1.0 for the posterior, smaller to shrink it")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1; got {n_samples}")
         gen = torch.Generator().manual_seed(seed)
         outs = []
         if self.subset == "last_layer":

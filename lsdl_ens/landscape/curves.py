@@ -215,8 +215,6 @@ def train_curve(curve: CurveModel, data, *, epochs: int, lr: float, weight_decay
     checks.nonneg_float("weight_decay", weight_decay, "pass 0 or a small value such as 5e-4")
     checks.nonneg_float("momentum", momentum, "pass e.g. 0.9")
     checks.positive_int("batch_size", batch_size, "pass a whole number such as 128")
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0; got {epochs}")
     params = [p for p in curve.control_points.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the curve has no trainable control point (fix_ends=True and n_bends=0)")
