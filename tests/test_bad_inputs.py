@@ -751,6 +751,29 @@ def test_good_inputs_pass_the_checks():
     assert schedules.make_schedule("cosine", epochs=2, lr=0.1) is not None
 
 
+# Deliberate behaviours: accepted on purpose, documented in the docstrings named here.
+DOCUMENTED = [
+    pytest.param(lambda: fit_tiny(lr_schedule=0.0).lr == [0.0], id="fit-lr-0-is-a-frozen-run"),  # fit
+    pytest.param(lambda: schedules.make_schedule("constant", epochs=3, lr=0.0)(None) == 0.0,
+                 id="make_schedule-lr-0"),  # make_schedule
+    pytest.param(lambda: build_model("mlp", hidden=(4.0,)).hidden == (4,), id="integral-float-is-an-int"),  # checks
+    pytest.param(lambda: torch.equal(state.interpolate(sd(), sd(1), 2.0)["head.bias"],
+                                     2 * sd(1)["head.bias"] - sd()["head.bias"]),
+                 id="interpolate-alpha-outside-0-1-extrapolates"),  # interpolate
+    pytest.param(lambda: float(watt_loss([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]], 100.0)) >= 0,
+                 id="watt_loss-accepts-nested-lists"),  # watt_loss
+    pytest.param(lambda: fit_tiny(model=cnn(num_classes=3), train_step=lambda m, b, o, s: (torch.tensor(0.0),
+                                                                                           torch.tensor(0), 8)).epoch
+                 == [1], id="fit-custom-step-skips-label-check"),  # fit
+    pytest.param(lambda: schedules.fge_lr(3, 4.5, 0.1, 0.01) > 0, id="fge-fractional-cycle"),  # fge_lr
+]
+
+
+@pytest.mark.parametrize("call", DOCUMENTED)
+def test_documented_behaviours(call):
+    assert call()
+
+
 def test_fit_takes_a_schedule_returning_numpy_or_tensor_values():
     import numpy as np
 
