@@ -281,9 +281,10 @@ def device_of(name: str, model: Any) -> torch.device:
 
 
 def num_classes_of(model: nn.Module) -> int | None:
-    """The size of a classifier's output: ``model.num_classes``, else ``model.head.out_features``; else None."""
-    n = getattr(model, "num_classes", None)
-    if isinstance(n, numbers.Integral) and not isinstance(n, bool):
-        return int(n)
+    """The size of a classifier's output: ``model.head.out_features`` (the lsdl_ens model contract), else an integer
+    ``model.num_classes``; None when neither is there (then labels are not checked against the head)."""
     head = getattr(model, "head", None)
-    return getattr(head, "out_features", None) if isinstance(head, nn.Linear) else None
+    if isinstance(head, nn.Linear):
+        return head.out_features
+    n = getattr(model, "num_classes", None)
+    return int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else None
