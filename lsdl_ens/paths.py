@@ -3,6 +3,10 @@
 - ``LSDL_CACHE``: root of every cache (decoded data, trained checkpoints). Default: ``$XDG_CACHE_HOME/lsdl_ens``
   or ``~/.cache/lsdl_ens``.
 - ``LSDL_DATA``: where CIFAR-10 is looked for first (see `lsdl_ens.data.load_cifar10`).
+
+Both may be relative: `env_path` resolves them against the current working directory when they are read, so
+messages and cache keys name one absolute folder. A notebook kernel starts in the notebook's folder (``book/``),
+where a relative path means something else: the Makefile exports both variables as absolute paths.
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ import tempfile
 from pathlib import Path
 
 
+def env_path(name: str) -> Path | None:
+    """The folder named by environment variable `name` as an absolute path (``~`` expanded), or None if unset."""
+    value = os.environ.get(name)
+    return Path(os.path.abspath(os.path.expanduser(value))) if value else None
+
+
 def cache_dir(*parts: str) -> Path:
     """The cache root (``LSDL_CACHE`` or the user cache dir), or a sub-folder of it; created on demand."""
-    root = os.environ.get("LSDL_CACHE")
-    if not root:
+    root = env_path("LSDL_CACHE")
+    if root is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        root = os.path.join(base, "lsdl_ens")
-    path = Path(root).expanduser().joinpath(*parts)
+        root = Path(os.path.abspath(os.path.join(base, "lsdl_ens")))
+    path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

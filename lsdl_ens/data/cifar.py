@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..paths import CorruptFileError, cache_dir, read_checked, write_checked
+from ..paths import CorruptFileError, cache_dir, env_path, read_checked, write_checked
 from .dataset import CIFAR10_CLASSES, ImageSet
 
 TARBALL = "cifar10-jpeg.tar.gz"
@@ -68,8 +68,8 @@ def _candidate_roots(root) -> list[Path]:
     if root is not None:
         return [Path(root).expanduser()]
     roots = []
-    if os.environ.get("LSDL_DATA"):
-        roots.append(Path(os.environ["LSDL_DATA"]).expanduser())
+    if env_path("LSDL_DATA") is not None:
+        roots.append(env_path("LSDL_DATA"))
     roots.append(cache_dir("data"))
     return roots
 
