@@ -19,7 +19,7 @@ ifneq ($(strip $(LSDL_CACHE)),)
 override export LSDL_CACHE := $(abspath $(LSDL_CACHE))
 endif
 
-.PHONY: venv book-venv book test unit figures benchmark print-paths clean
+.PHONY: venv book-venv book test unit lint figures benchmark print-paths clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -50,6 +50,10 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q -m "not course"
+
+# Lint (rules in pyproject.toml [tool.ruff]); CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 figures: $(STAMP)
 	$(BIN)/lsdl-ens figures --profile $(PROFILE) $(if $(CHAPTER),--chapter $(CHAPTER))

@@ -57,7 +57,10 @@ def test_figures_without_nbclient_says_which_extra_to_install(tmp_path):
 
 
 def test_figures_dependencies_are_declared_in_an_extra():
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
+        import tomli as tomllib
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     names = {req.split(">")[0].split("=")[0].split("<")[0] for req in extras["figures"]}

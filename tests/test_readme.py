@@ -94,7 +94,10 @@ def test_library_resolves_relative_data_and_cache_folders(tmp_path):
 
 def test_light_book_environment_matches_the_book_extra_and_has_no_torch():
     """`make book` installs requirements-book.txt only: the same pins as the `book` extra, and nothing heavy."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
+        import tomli as tomllib
 
     light = [line.strip() for line in (ROOT / "requirements-book.txt").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
