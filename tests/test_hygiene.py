@@ -19,7 +19,7 @@ REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["u
 
 
 def test_license_file_matches_pyproject():
-    assert PYPROJECT["project"]["license"] == {"text": "MIT"}
+    assert PYPROJECT["project"]["license"] == "MIT" and PYPROJECT["project"]["license-files"] == ["LICENSE"]
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "Permission is hereby granted, free of charge" in text
 

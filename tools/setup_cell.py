@@ -1,4 +1,4 @@
-"""Put the setup cell at the top of every chapter notebook: install lsdl-ens when it is missing, show profile and device.
+"""Put the setup cell at the top of every chapter notebook: installs lsdl-ens if missing, shows profile and device.
 
 The cell is what makes a chapter runnable from its Colab or Binder button: there `import lsdl_ens` fails, so it
 pip-installs the package from the course repository (the `repository.url` of `_config.yml`, read here so that the
