@@ -59,7 +59,7 @@ def default_profile_name() -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-def get_profile(name: "str | Profile | None" = None, **overrides) -> Profile:
+def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     """The profile `name` (default ``$LSDL_PROFILE``, else gpu with CUDA, else cpu), with optional overrides.
 
     A `Profile` passed as `name` is returned as it is (with the overrides applied), so every function taking
