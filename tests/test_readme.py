@@ -74,7 +74,7 @@ def test_library_resolves_relative_data_and_cache_folders(tmp_path):
     env = {**os.environ, "LSDL_DATA": "data", "LSDL_CACHE": "cache", "PYTHONPATH": str(ROOT)}
     probe = ("from lsdl_ens.data import load_cifar10\n"
              "from lsdl_ens.paths import cache_dir\n"
-             "train, test = load_cifar10(download=False)\n"
+             "train, test = load_cifar10(download=False, allow_subset=True)\n"
              "print(len(train), len(test), cache_dir('data'))\n")
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)
