@@ -8,7 +8,8 @@ semantics of ``torch.optim.swa_utils.update_bn``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn

@@ -1,11 +1,13 @@
 """``lsdl-ens``: instructor commands.
 
-    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...]   re-execute chapter notebooks in place
-    lsdl-ens profiles                                                 print the run-profile table
+    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...] [--book DIR]   re-execute chapters in place
+    lsdl-ens profiles                                                             print the run-profile table
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
 PNG) in the notebook, and reports the time per notebook. Training inside the notebooks goes through the checkpoint
-cache, so a second run only re-evaluates.
+cache, so a second run only re-evaluates. The chapters are those of the checkout the package is installed from
+(``book/`` next to ``lsdl_ens/``) or of ``--book DIR``; executing them needs nbclient, nbformat and ipykernel
+(``pip install 'lsdl-ens[figures]'``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 
 
-def chapter_notebooks(chapters: list[str] | None = None) -> list[Path]:
-    """Chapter notebooks in book order; `chapters` selects by file stem or a unique substring of it."""
-    notebooks = sorted(BOOK.glob("*.ipynb"))
+def chapter_notebooks(chapters: list[str] | None = None, book: Path = BOOK) -> list[Path]:
+    """Chapter notebooks of `book` in book order; `chapters` selects by file stem or a unique substring of it."""
+    notebooks = sorted(Path(book).glob("*.ipynb"))
     if not chapters:
         return notebooks
     chosen = []
@@ -59,6 +61,19 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600) -> float:
     return elapsed
 
 
+def missing_figure_dependencies() -> list[str]:
+    """The modules `figures` needs to execute notebooks that cannot be imported."""
+    import importlib
+
+    missing = []
+    for module in ("nbclient", "nbformat", "ipykernel"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lsdl-ens", description="lsdl_ens instructor commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     fig.add_argument("--profile", default=None, choices=["smoke", "cpu", "gpu"],
                      help="run profile (default: $LSDL_PROFILE, else gpu with CUDA, else cpu)")
     fig.add_argument("--chapter", action="append", help="chapter notebook stem (repeatable); default: all")
+    fig.add_argument("--book", type=Path, default=BOOK, metavar="DIR",
+                     help="folder holding the chapter notebooks (default: book/ of the checkout, %(default)s)")
     sub.add_parser("profiles", help="print the run-profile table")
     args = parser.parse_args(argv)
 
@@ -79,11 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # e.g. LSDL_PROFILE=bogus: one line on stderr, exit code 2 (a usage error)
         print(f"lsdl-ens: error: {exc}", file=sys.stderr)
         return 2
-    notebooks = chapter_notebooks(args.chapter)
-    print(f"profile {profile}: {len(notebooks)} notebook(s)")
+    book = args.book.expanduser().resolve()
+    if not sorted(book.glob("*.ipynb")):
+        where = ("lsdl-ens is installed outside a checkout of the course repository" if args.book == BOOK
+                 else "wrong folder")
+        fig.error(f"no chapter notebooks (*.ipynb) in {book} ({where}): pass --book DIR, the folder of the "
+                  "chapter notebooks (book/ in the course repository).")
+    missing = missing_figure_dependencies()
+    if missing:
+        fig.error(f"executing notebooks needs {', '.join(missing)}; install them with "
+                  "pip install 'lsdl-ens[figures]'.")
+    notebooks = chapter_notebooks(args.chapter, book)
+    print(f"profile {profile}: {len(notebooks)} notebook(s) in {book}")
     total = 0.0
     for nb in notebooks:
-        print(f"  {nb.relative_to(ROOT)} ...", end="", flush=True)
+        print(f"  {nb.name} ...", end="", flush=True)
         seconds = execute_notebook(nb, profile)
         total += seconds
         print(f" {seconds:7.1f} s")

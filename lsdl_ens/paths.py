@@ -4,6 +4,10 @@
   or ``~/.cache/lsdl_ens``.
 - ``LSDL_DATA``: where CIFAR-10 is looked for first (see `lsdl_ens.data.load_cifar10`).
 
+Both may be relative: `env_path` resolves them against the current working directory when they are read, so
+messages and cache keys name one absolute folder. A notebook kernel starts in the notebook's folder (``book/``),
+where a relative path means something else: the Makefile exports both variables as absolute paths.
+
 Atomic writes go through a temporary file ``<name>.w<pid>@<host>.<random>.tmp`` next to the target, renamed over
 it when complete. A process killed mid-write leaves that file behind; the next write into the same folder removes
 such orphans: those whose writer (same host) is no longer running, and any older than `ORPHAN_AGE_S` (a live
@@ -21,13 +25,19 @@ import time
 from pathlib import Path
 
 
+def env_path(name: str) -> Path | None:
+    """The folder named by environment variable `name` as an absolute path (``~`` expanded), or None if unset."""
+    value = os.environ.get(name)
+    return Path(os.path.abspath(os.path.expanduser(value))) if value else None
+
+
 def cache_dir(*parts: str) -> Path:
     """The cache root (``LSDL_CACHE`` or the user cache dir), or a sub-folder of it; created on demand."""
-    root = os.environ.get("LSDL_CACHE")
-    if not root:
+    root = env_path("LSDL_CACHE")
+    if root is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        root = os.path.join(base, "lsdl_ens")
-    path = Path(root).expanduser().joinpath(*parts)
+        root = Path(os.path.abspath(os.path.join(base, "lsdl_ens")))
+    path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -3,7 +3,8 @@
 ``LSDL_PROFILE=smoke|cpu|gpu`` chooses one (default: ``gpu`` when CUDA is available, else ``cpu``).
 
 - ``smoke``: every notebook runs in about a minute on 2 CPU cores (CI); numbers are meaningless.
-- ``cpu``: real, meaningful results on a 2-core laptop; each chapter within about 10 minutes on a cold cache.
+- ``cpu``: real, meaningful results on a 2-core laptop; a chapter takes minutes to about half an hour on a cold
+  cache (the transfer chapter, the longest, took 1,388 s on 2 cores); re-runs load the cached models.
 - ``gpu``: full CIFAR-10 with paper-like recipes scaled down; each chapter within about 30 minutes on one GPU.
 
 The chapters read every size from the profile, so one notebook serves all three.
@@ -60,7 +61,7 @@ def default_profile_name() -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-def get_profile(name: "str | Profile | None" = None, **overrides) -> Profile:
+def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     """The profile `name` (default ``$LSDL_PROFILE``, else gpu with CUDA, else cpu), with optional overrides.
 
     A `Profile` passed as `name` is returned as it is (with the overrides applied), so every function taking

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,7 @@ class Callback:
 
     def on_train_begin(self, model, optimizer) -> None: ...
     def on_step_end(self, model, optimizer, step: TrainStep, loss: float) -> None: ...
-    def on_epoch_end(self, model, optimizer, step: TrainStep, history: "History") -> None: ...
+    def on_epoch_end(self, model, optimizer, step: TrainStep, history: History) -> None: ...
     def on_train_end(self, model, optimizer) -> None: ...
 
 
@@ -72,7 +72,7 @@ class History:
         return {k: list(v) for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(**{k: list(v) for k, v in d.items()})
 
 

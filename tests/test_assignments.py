@@ -34,7 +34,8 @@ def nbgrader(*args, course: Path):
               f"--CourseDirectory.feedback_directory={course / 'feedback'}"]
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args, *common], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n"
+                                    f"{result.stderr[-3000:]}")
     return result
 
 

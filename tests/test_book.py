@@ -88,3 +88,19 @@ def test_first_chapter_renders_its_figure_in_chromium(built_book, tmp_path):
     # the only difference between the two renderings is the figures: they must cover a visible area
     changed = sum(ImageChops.difference(shown, hidden).point(lambda v: 255 if v > 30 else 0).histogram()[255:])
     assert changed / (1280 * 4000) > 0.01, f"only {changed} pixels change when images load: no figure shown?"
+
+
+def test_every_chapter_page_has_colab_and_binder_buttons_for_its_notebook(built_book):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url, branch = config["repository"]["url"].rstrip("/"), config["repository"]["branch"]
+    owner_repo = url.removeprefix("https://github.com/")
+    for chapter in toc_chapters():
+        page = (built_book / f"{chapter}.html").read_text()
+        links = set(re.findall(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)/[^"]+)"', page))
+        notebook = f"{chapter}.ipynb"
+        colab = f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook}"
+        binder = f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/{notebook}"
+        assert (ROOT / notebook).exists()
+        assert colab in links, f"{chapter}.html: no Colab button for {notebook} (found {sorted(links)})"
+        assert binder in links, f"{chapter}.html: no Binder button for {notebook} (found {sorted(links)})"
+    assert f'href="{url}"' in (built_book / "book" / "intro.html").read_text(), "no repository button"

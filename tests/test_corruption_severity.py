@@ -1,7 +1,5 @@
 """Corruption severity measurably hurts a trained model, monotonically on average over corruption types."""
 
-import torch
-
 from lsdl_ens.data import CORRUPTIONS, corrupt
 from lsdl_ens.data.splits import balanced_subset
 from lsdl_ens.recipes import profile_data, standard_recipe, train

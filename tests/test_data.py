@@ -1,7 +1,6 @@
 """Loading CIFAR-10 from every supported source, the decoded cache, and the offline error."""
 
 import io
-import os
 import pickle
 import tarfile
 import warnings
@@ -12,7 +11,6 @@ import torch
 from PIL import Image
 
 from lsdl_ens.data import CIFAR10_CLASSES, DataNotFoundError, load_cifar10
-from lsdl_ens.data import cifar as cifar_module
 from lsdl_ens.paths import cache_dir
 
 

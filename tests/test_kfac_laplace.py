@@ -146,7 +146,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="fisher"):
         KFACLaplace(model, 1.0, 10, fisher="hessian")
     with pytest.raises(ValueError, match="fit"):
-        KFACLaplace(model, 1.0, 10).factors
+        _ = KFACLaplace(model, 1.0, 10).factors
 
 
 def test_matches_laplace_torch_last_layer_kron():

@@ -2,7 +2,6 @@
 re-implementation (both tie rules), greedy ensemble, learned soup (mixing, gradient step, optimisation)."""
 
 import copy
-import itertools
 
 import pytest
 import torch
@@ -61,11 +60,11 @@ def _brute_greedy(values, score, accept):
 @pytest.mark.parametrize("accept", ["geq", "gt"])
 def test_greedy_soup_matches_brute_force(accept):
     g = torch.Generator().manual_seed(0)
-    for trial in range(20):
+    for _ in range(20):
         values = (torch.randn(6, generator=g) * 2).tolist()
         target = float(torch.randn(1, generator=g))
 
-        def score(v):  # rounded so ties happen, like accuracies on small validation sets
+        def score(v, target=target):  # rounded so ties happen, like accuracies on small validation sets
             return round(-abs(v - target), 1)
 
         soup, chosen = greedy_soup(_scalar_states(values), lambda s: score(s["w"].item()), accept=accept,

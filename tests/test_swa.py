@@ -99,7 +99,7 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="cycle_epochs"):
         SWACollector(2, cycle_epochs=0)
     with pytest.raises(ValueError, match="no iterate"):
-        SWACollector(2).state
+        _ = SWACollector(2).state
 
 
 def test_runner_schedule_is_the_reference_swa_schedule():

@@ -14,7 +14,7 @@ pass an ``evaluate`` that does it (``lsdl_ens.soups.state_evaluator``).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

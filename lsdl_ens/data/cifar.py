@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..paths import CorruptFileError, cache_dir, read_checked, write_checked
+from ..paths import CorruptFileError, cache_dir, env_path, read_checked, write_checked
 from .cifar_sources import TARBALL, TORCHVISION_DIR, DataSourceError, decode_source, source_id
 from .dataset import CIFAR10_CLASSES, ImageSet
 
@@ -82,8 +82,8 @@ def _candidate_roots(root) -> list[Path]:
     if root is not None:
         return [Path(root).expanduser()]
     roots = []
-    if os.environ.get("LSDL_DATA"):
-        roots.append(Path(os.environ["LSDL_DATA"]).expanduser())
+    if env_path("LSDL_DATA") is not None:
+        roots.append(env_path("LSDL_DATA"))
     roots.append(cache_dir("data"))
     return roots
 

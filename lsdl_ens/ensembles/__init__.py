@@ -15,7 +15,7 @@ Names are imported from their submodules on first use, so each method lives in a
 
 from importlib import import_module
 
-from .dee import dee  # eager: the function shadows its module name
+from .dee import dee as dee  # eager: the function shadows its module name
 
 _LOCATIONS = {
     "DeepEnsemble": "deep_ensemble", "train_member": "deep_ensemble", "train_deep_ensemble": "deep_ensemble",

@@ -23,7 +23,7 @@ Note:
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

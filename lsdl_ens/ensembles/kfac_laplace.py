@@ -94,7 +94,7 @@ class KFACLaplace:
         self.n_fitted = 0
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, batches, *, seed: int = 0, progress: bool | None = None) -> "KFACLaplace":
+    def fit(self, batches, *, seed: int = 0, progress: bool | None = None) -> KFACLaplace:
         """Accumulate A and G over ``batches`` ((x, y) pairs, e.g. an unaugmented training loader) in eval mode.
 
         Reads the current weights of the model given at construction as the MAP (``self._map`` is refreshed).
@@ -199,7 +199,7 @@ class KFACLaplace:
                 # a square root of U = u_prec^-1: with u_prec = L L^T, L^-T z has covariance U
                 self._decomposed[name] = (torch.linalg.cholesky(u_prec), torch.linalg.cholesky(v_prec))
 
-    def set_prior_precision(self, prior_precision: float) -> "KFACLaplace":
+    def set_prior_precision(self, prior_precision: float) -> KFACLaplace:
         """Change tau without refitting the factors."""
         if not prior_precision > 0:
             raise ValueError(f"prior_precision must be > 0; got {prior_precision}")

@@ -66,12 +66,12 @@ class SnapshotCollector(Callback):
         self.optimizer_states: list[dict] = []
 
     @classmethod
-    def sse(cls, total_iterations: int, n_cycles: int, **kw) -> "SnapshotCollector":
+    def sse(cls, total_iterations: int, n_cycles: int, **kw) -> SnapshotCollector:
         """Snapshots at the end of each SSE cycle (see `sse_snapshot_iterations`)."""
         return cls(sse_snapshot_iterations(total_iterations, n_cycles), **kw)
 
     @classmethod
-    def fge(cls, total_iterations: int, cycle_iterations: int, **kw) -> "SnapshotCollector":
+    def fge(cls, total_iterations: int, cycle_iterations: int, **kw) -> SnapshotCollector:
         """Snapshots at the middle (LR minimum) of each FGE cycle (see `fge_snapshot_iterations`)."""
         return cls(fge_snapshot_iterations(total_iterations, cycle_iterations), **kw)
 

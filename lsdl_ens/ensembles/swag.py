@@ -176,7 +176,7 @@ class SWAG:
         return {"mean": self._mean.clone(), "m2": self._m2.clone(), "deviations": dev,
                 "n_models": torch.tensor(self.n_models)}
 
-    def load_state_dict(self, state: dict) -> "SWAG":
+    def load_state_dict(self, state: dict) -> SWAG:
         if state["mean"].numel() != self.num_params:
             raise ValueError(f"state holds {state['mean'].numel()} parameters; this SWAG models {self.num_params}")
         self._mean = state["mean"].to(self._mean.device, self.moment_dtype).clone()

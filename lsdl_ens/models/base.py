@@ -107,7 +107,7 @@ class ContractModel(nn.Module):
     #: submodules run in order by the default :meth:`stage_outputs` (the last one yields the features)
     stage_sequence: tuple[str, ...] = ()
 
-    def stage_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def stage_outputs(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         """Ordered activations after each stage; the last entry is the pooled feature vector ``[B, D]``.
 
         The default runs the submodules named in ``stage_sequence`` one after the other."""
@@ -127,6 +127,6 @@ class ContractModel(nn.Module):
         """Logits ``[B, num_classes]``, exactly ``self.head(self.features(x))``."""
         return self.head(self.features(x))
 
-    def replace_head(self, num_classes: int, seed: int | None = None) -> "ContractModel":
+    def replace_head(self, num_classes: int, seed: int | None = None) -> ContractModel:
         """Method form of :func:`replace_head`."""
         return replace_head(self, num_classes, seed=seed)

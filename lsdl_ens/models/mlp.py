@@ -58,7 +58,7 @@ class MLP(ContractModel):
         self.head = nn.Linear(prev, num_classes)
         init_weights(self)
 
-    def stage_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def stage_outputs(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         """Activations after each hidden layer; the last one is ``features``."""
         out = OrderedDict()
         for name in self.stage_names:

@@ -75,7 +75,7 @@ class VGG(ContractModel):
         self.head = nn.Linear(widths[-1], num_classes)
         init_weights(self)
 
-    def stage_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def stage_outputs(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         """Activations after each stage and the pooled features (see module docstring)."""
         out = OrderedDict()
         for name in (*self.stage_names, "pool"):

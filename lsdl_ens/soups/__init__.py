@@ -13,4 +13,5 @@ linear-probe head): independently trained networks sit in different basins and t
 from .basic import greedy_ensemble, greedy_soup, state_evaluator, uniform_soup
 from .learned import learned_soup, learned_soup_step, mix_states, soup_logits
 
-__all__ = ["uniform_soup", "greedy_soup", "greedy_ensemble", "state_evaluator", "learned_soup", "learned_soup_step", "mix_states", "soup_logits"]
+__all__ = ["uniform_soup", "greedy_soup", "greedy_ensemble", "state_evaluator", "learned_soup", "learned_soup_step",
+           "mix_states", "soup_logits"]

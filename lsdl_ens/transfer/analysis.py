@@ -12,8 +12,8 @@ Wortsman et al., ICML 2022 (uniform soup).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ class SimpleTokenizer:
         return re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", text.lower())
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str], context_length: int = 16) -> "SimpleTokenizer":
+    def from_texts(cls, texts: Sequence[str], context_length: int = 16) -> SimpleTokenizer:
         return cls(sorted({w for t in texts for w in cls.split(t)}), context_length)
 
     def __len__(self) -> int:

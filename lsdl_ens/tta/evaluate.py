@@ -23,8 +23,8 @@ from ..profiles import Profile, get_profile
 from ..recipes import cifar10_splits
 from .pretrain import clip_recipe, pretrained_clip
 
-__all__ = ["TTA_SIZES", "BENCHMARK_CORRUPTIONS", "tta_sizes", "tta_accuracy", "evaluate_tta", "make_adapter", "test_images",
-           "strategy_settings"]
+__all__ = ["TTA_SIZES", "BENCHMARK_CORRUPTIONS", "tta_sizes", "tta_accuracy", "evaluate_tta", "make_adapter",
+           "test_images", "strategy_settings"]
 
 BENCHMARK_CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
                          "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform",

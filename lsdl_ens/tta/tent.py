@@ -16,7 +16,7 @@ that the comparison isolates the objective, and uses the CLIP zero-shot classifi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -30,7 +30,7 @@ Note (deliberate deviations):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -1,0 +1,69 @@
+"""The chapters' setup cell: present in every chapter, derived from the book's repository url, harmless where the
+package is installed, and installing it from the repository where it is missing (Colab, Binder)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("setup_cell", ROOT / "tools" / "setup_cell.py")
+setup_cell = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(setup_cell)
+
+
+def test_every_chapter_starts_with_the_setup_cell_of_the_configured_repository():
+    source = setup_cell.setup_source()
+    assert f"lsdl-ens @ git+{setup_cell.repository_url()}" in source
+    chapters = setup_cell.chapter_notebooks()
+    assert len(chapters) >= 7
+    for path in chapters:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code[0].source == source, f"{path.name}: first code cell is not the current setup cell"
+        assert sum(c.source.startswith(setup_cell.MARKER) for c in code) == 1, f"{path.name}: setup cell twice"
+        assert "hide-input" in code[0].metadata.get("tags", [])
+        printed = "".join(o.get("text", "") for o in code[0].outputs)
+        assert "profile cpu" in printed, f"{path.name}: stored setup output is not from the cpu profile: {printed!r}"
+
+
+def _run_setup(prelude: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LSDL_PROFILE": "smoke", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", prelude + "\n" + setup_cell.setup_source()], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_setup_cell_does_not_install_where_the_package_is_present():
+    prelude = ("import subprocess\n"
+               "def refuse(*a, **k):\n"
+               "    raise AssertionError(f'pip must not run: {a}')\n"
+               "subprocess.check_call = refuse\n")
+    out = _run_setup(prelude)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "profile smoke" in out.stdout and "device " in out.stdout
+
+
+def test_setup_cell_installs_from_the_repository_when_the_package_is_missing():
+    # lsdl_ens is hidden until the (faked) pip call; the fake records the command and lifts the block
+    prelude = ("import subprocess, sys\n"
+               "class Block:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'lsdl_ens':\n"
+               "            raise ImportError('no lsdl_ens')\n"
+               "BLOCK = Block()\n"
+               "sys.meta_path.insert(0, BLOCK)\n"
+               "def fake_pip(cmd, **kwargs):\n"
+               "    print('PIP', cmd[1:])\n"
+               "    sys.meta_path.remove(BLOCK)\n"
+               "subprocess.check_call = fake_pip\n")
+    out = _run_setup(prelude)
+    assert out.returncode == 0, out.stderr[-2000:]
+    pip_line, profile_line = out.stdout.strip().splitlines()
+    assert "'-m', 'pip', 'install'" in pip_line
+    assert f"lsdl-ens @ git+{setup_cell.repository_url()}" in pip_line
+    assert "profile smoke" in profile_line
