@@ -1,0 +1,148 @@
+"""Device placement on a CPU-only machine: the fake device of `fake_device.py` (``meta`` computing on the CPU)
+stands in for a GPU. Each path runs once on the CPU and once on the fake device and must give the same numbers,
+without mixing devices (a mix raises, as on CUDA)."""
+
+import contextlib
+
+import pytest
+import torch
+
+import lsdl_ens.recipes
+from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
+from fake_device import CrossDeviceError, fake_device
+from lsdl_ens.data import BatchLoader
+from lsdl_ens.ensembles import KFACLaplace
+from lsdl_ens.ensembles.csgld import CyclicalSGLD, run_csgld
+from lsdl_ens.landscape import spawning as SP
+from lsdl_ens.recipes import standard_recipe
+from lsdl_ens.train import default_device, fit
+
+DEV = "meta"
+
+
+# ------------------------------------------------------------------------------------------- the checker itself
+def test_fake_device_raises_where_cuda_would_and_counts_syncs():
+    with fake_device() as mode:
+        x = torch.ones(3, 3, device=DEV)
+        with pytest.raises(CrossDeviceError, match="two devices"):
+            x @ torch.eye(3)
+        with pytest.raises(CrossDeviceError, match="generator"):
+            torch.randn(3, generator=torch.Generator().manual_seed(0), device=DEV)
+        y = x * torch.tensor(2.0)                   # a 0-dim CPU scalar is fine on CUDA too
+        assert y.device.type == DEV and float(y.sum()) == 18.0
+        assert mode.syncs == 1
+        z = torch.tensor([1.0, 2.0], device=DEV) + torch.arange(2, device=DEV)
+        assert z.cpu().tolist() == [1.0, 3.0]
+        with pytest.raises(CrossDeviceError, match="on the CPU"):
+            with fake_device(forbid_host_ops={"convolution"}):
+                torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 1))
+
+
+def test_default_device_honours_lsdl_device(monkeypatch):
+    monkeypatch.setenv("LSDL_DEVICE", "meta")
+    assert default_device() == torch.device("meta")
+    monkeypatch.setenv("LSDL_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match="LSDL_DEVICE"):
+        default_device()
+
+
+# ------------------------------------------------------------------------------------------- fit
+def test_fit_on_the_fake_device_equals_cpu_and_syncs_only_per_epoch():
+    data = blob_images(n=48, size=8)
+    cpu = tiny_cnn(seed=0)
+    fit(cpu, data, epochs=2, batch_size=16, seed=3, progress=False)
+    with fake_device() as mode:
+        dev = tiny_cnn(seed=0).to(DEV)
+        hist = fit(dev, data, epochs=2, batch_size=16, seed=3, progress=False)
+        state = {k: v.cpu() for k, v in dev.state_dict().items()}
+    for k, v in cpu.state_dict().items():
+        torch.testing.assert_close(state[k], v, rtol=0, atol=0)
+    assert len(hist.train_loss) == 2
+    assert mode.syncs <= 2 * 3, f"{mode.syncs} host syncs for 2 epochs of 3 steps"
+
+
+# ------------------------------------------------------------------------------------------- KFAC-Laplace
+@pytest.mark.parametrize("damping", ["exact", "ritter"])
+@pytest.mark.parametrize("subset", ["all", "last_layer"])
+def test_kfac_laplace_on_the_fake_device_equals_cpu(damping, subset):
+    data = blob_images(n=32, size=8)
+    batches = image_batches(data, batch_size=16)
+
+    def run(model, device):
+        la = KFACLaplace(model, prior_precision=1.0, n_data=32, subset=subset, damping=damping)
+        la.fit([(x.to(device), y.to(device)) for x, y in batches], seed=1, progress=False)
+        name = la.layer_names[-1]
+        precision = la.posterior_precision(name).cpu()
+        la.sample(model, generator=torch.Generator().manual_seed(2))
+        sampled = model.head.weight.detach().cpu().clone()
+        probs = la.predict(data, n_samples=2, seed=3).cpu()
+        return precision, sampled, probs
+
+    expected = run(tiny_cnn(seed=0), "cpu")
+    with fake_device():
+        got = run(tiny_cnn(seed=0).to(DEV), DEV)
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------------------- cSGLD
+def test_csgld_optimizer_draws_its_noise_with_a_device_generator_on_the_device():
+    def run(device):
+        torch.manual_seed(0)
+        params = [torch.nn.Parameter(torch.randn(4, 3).to(device))]
+        opt = CyclicalSGLD(params, lr=0.1, n_data=10, generator=torch.Generator(device=device).manual_seed(5))
+        opt.sampling = True
+        params[0].grad = torch.ones(4, 3, device=device)
+        with fake_device() if device == DEV else contextlib.nullcontext() as mode:
+            for _ in range(3):
+                opt.step()
+        assert mode is None or mode.host_to_device == 0, f"{mode.host_to_device} copies to the device in 3 steps"
+        return params[0].detach().cpu()
+
+    expected = run("cpu")
+    with fake_device():
+        got = run(DEV)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_csgld_noise_is_drawn_on_the_device_and_equals_cpu():
+    data = blob_images(n=32, size=8)
+
+    def run(device):
+        model = tiny_cnn(seed=0).to(device)
+        loader = BatchLoader(data, 16, shuffle=True, augment=True, drop_last=True, seed=0)
+        col, opt = run_csgld(model, loader, epochs=2, n_cycles=1, lr_0=0.05, beta=0.5, samples_per_cycle=1,
+                           temperature=1.0, seed=4, progress=False)
+        assert opt.generator.device.type == torch.device(device).type  # noise drawn where the parameters are
+        return col.states[-1]
+
+    expected = run("cpu")
+    with fake_device():
+        got = run(DEV)
+    for k, v in expected.items():
+        torch.testing.assert_close(got[k], v, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------------------- spawning
+@pytest.fixture
+def synthetic(monkeypatch):
+    data = blob_images(n=96, size=32, seed=1)
+    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda _: data)
+    monkeypatch.setattr(SP, "training_set", lambda _: data)
+    return data
+
+
+def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_run(tmp_cache, synthetic,
+                                                                                   monkeypatch):
+    recipe = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=2, batch_size=32,
+                             data={"name": "cifar10", "n_train": 96, "n_val": 500, "n_test": 1000, "seed": 0})
+    monkeypatch.setenv("LSDL_DEVICE", DEV)
+    # a convolution on the CPU = training off the device; the child reads the parent back from the (CPU) cache
+    with fake_device(forbid_host_ops={"convolution"}):
+        parent = SP._spawn_parent(recipe, (1,))
+        child = SP._spawn_child(recipe, (1,), 1, child_seed=recipe["seed"])
+        standard, _ = lsdl_ens.recipes.train(recipe, progress=False)
+        standard = {k: v.cpu() for k, v in standard.state_dict().items()}
+    for name, value in standard.items():
+        torch.testing.assert_close(parent[f"2.model.{name}"].cpu(), value, rtol=0, atol=0)
+        torch.testing.assert_close(child[name].cpu(), value, rtol=0, atol=0)
