@@ -25,6 +25,7 @@ or ``device="meta"``.
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
@@ -76,6 +77,14 @@ class _DeviceGenerator(torch.Generator):
         super().manual_seed(seed)
         return self  # the base method returns a plain Generator object
 
+    @staticmethod
+    def reports_device(gen: torch.Generator) -> bool:
+        """True for a `_DeviceGenerator` (also when the dispatcher handed over a plain object for it)."""
+        return gen._cdata in _DEVICE_GENERATORS
+
+
+_DEVICE_GENERATORS: dict[int, torch.Generator] = {}  # _cdata -> generator made by fake_device (kept alive)
+
 
 _ACTIVE: list["FakeDeviceMode"] = []
 
@@ -117,7 +126,7 @@ class FakeDeviceMode(TorchDispatchMode):
         gen = kwargs.get("generator")
         if gen is not None:
             out_device = target if target is not None else (DEVICE if on_dev else torch.device("cpu"))
-            if _on_device(gen.device) != _on_device(out_device):
+            if (_on_device(gen.device) or _DeviceGenerator.reports_device(gen)) != _on_device(out_device):
                 raise CrossDeviceError(f"Expected a '{torch.device(out_device).type}' device type for generator but "
                                        f"found '{gen.device.type}' (op {name})")
         if not on_dev and not _on_device(target) and name in self.forbid_host_ops:
@@ -161,15 +170,22 @@ def fake_device(forbid_host_ops=()):
 
     class Generator(originals["Generator"]):  # a class, so annotations like `torch.Generator | None` still work
         def __new__(cls, device="cpu"):
-            return _DeviceGenerator() if _on_device(device) else originals["Generator"](device=device)
+            if not _on_device(device):
+                return originals["Generator"](device=device)
+            gen = _DeviceGenerator()
+            _DEVICE_GENERATORS[gen._cdata] = gen
+            return gen
 
     torch.tensor, torch.as_tensor = from_data(originals["tensor"]), from_data(originals["as_tensor"])
     torch.Generator = Generator
     _ACTIVE.append(mode)
     try:
-        with mode:
+        with mode, warnings.catch_warnings():
+            # load_state_dict warns that copying into a meta parameter is a no-op; here the copy is real
+            warnings.filterwarnings("ignore", message="for .*: copying from a non-meta parameter")
             yield mode
     finally:
         _ACTIVE.remove(mode)
+        _DEVICE_GENERATORS.clear()
         for name, value in originals.items():
             setattr(torch, name, value)

@@ -143,6 +143,7 @@ def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_r
         child = SP._spawn_child(recipe, (1,), 1, child_seed=recipe["seed"])
         standard, _ = lsdl_ens.recipes.train(recipe, progress=False)
         standard = {k: v.cpu() for k, v in standard.state_dict().items()}
+        parent, child = ({k: v.cpu() for k, v in d.items()} for d in (parent, child))
     for name, value in standard.items():
-        torch.testing.assert_close(parent[f"2.model.{name}"].cpu(), value, rtol=0, atol=0)
-        torch.testing.assert_close(child[name].cpu(), value, rtol=0, atol=0)
+        torch.testing.assert_close(parent[f"2.model.{name}"], value, rtol=0, atol=0)
+        torch.testing.assert_close(child[name], value, rtol=0, atol=0)
