@@ -1,6 +1,7 @@
 """``lsdl-ens``: instructor commands.
 
-    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...]   re-execute chapter notebooks in place
+    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...] [--allow-cpu]
+                                                                      re-execute chapter notebooks in place
     lsdl-ens profiles                                                 print the run-profile table
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
@@ -66,15 +67,23 @@ def main(argv: list[str] | None = None) -> int:
     fig.add_argument("--profile", default=None, choices=["smoke", "cpu", "gpu"],
                      help="run profile (default: $LSDL_PROFILE, else gpu with CUDA, else cpu)")
     fig.add_argument("--chapter", action="append", help="chapter notebook stem (repeatable); default: all")
+    fig.add_argument("--allow-cpu", action="store_true",
+                     help="run the gpu profile even without CUDA (otherwise an error: it takes days on a CPU)")
     sub.add_parser("profiles", help="print the run-profile table")
     args = parser.parse_args(argv)
 
-    from .profiles import get_profile, profile_table
+    from .profiles import ALLOW_GPU_PROFILE_ON_CPU, check_profile_device, get_profile, profile_table
 
     if args.command == "profiles":
         print(profile_table())
         return 0
-    profile = get_profile(args.profile).name
+    if args.allow_cpu:
+        os.environ[ALLOW_GPU_PROFILE_ON_CPU] = "1"  # inherited by the notebook kernels
+    try:
+        profile = get_profile(args.profile).name
+        check_profile_device(profile)
+    except RuntimeError as err:
+        raise SystemExit(f"lsdl-ens figures: {err}") from None
     notebooks = chapter_notebooks(args.chapter)
     print(f"profile {profile}: {len(notebooks)} notebook(s)")
     total = 0.0

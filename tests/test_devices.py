@@ -9,6 +9,7 @@ import torch
 
 import lsdl_ens.recipes
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
+from device_smoke import SMOKE_PATHS, TOLERANCE
 from fake_device import CrossDeviceError, fake_device
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import KFACLaplace
@@ -147,3 +148,15 @@ def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_r
     for name, value in standard.items():
         torch.testing.assert_close(parent[f"2.model.{name}"], value, rtol=0, atol=0)
         torch.testing.assert_close(child[name], value, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------------------- every family
+@pytest.mark.parametrize("name", sorted(SMOKE_PATHS))
+def test_smoke_path_on_the_fake_device_equals_cpu(name):
+    expected = SMOKE_PATHS[name]("cpu")
+    with fake_device():
+        got = SMOKE_PATHS[name](DEV)
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        tol = TOLERANCE.get(name, dict(rtol=0, atol=0))
+        torch.testing.assert_close(got[key], value, **tol, msg=f"{name}: {key}")
