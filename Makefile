@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= cpu
 CHAPTER ?=
 
-.PHONY: venv book test unit figures benchmark clean
+.PHONY: venv book test unit test-cuda figures benchmark clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -26,10 +26,14 @@ book: $(STAMP)
 # on 2 workers (--dist loadfile keeps each notebook's cells, which share a kernel, on one worker).
 test: $(STAMP)
 	LSDL_PROFILE=$${LSDL_PROFILE:-smoke} $(BIN)/python -m pytest tests book solutions --nbval-lax \
-		--nbval-cell-timeout=900 -n 2 --dist loadfile -q
+		--nbval-cell-timeout=900 -n 2 --dist loadfile -q -m "not cuda"
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m "not course"
+	$(BIN)/python -m pytest tests -q -m "not course and not cuda"
+
+# On a machine with a GPU: every method family's smoke path on CUDA (not part of `make test`).
+test-cuda: $(STAMP)
+	$(BIN)/python -m pytest tests/test_cuda.py -q -m cuda
 
 figures: $(STAMP)
 	$(BIN)/lsdl-ens figures --profile $(PROFILE) $(if $(CHAPTER),--chapter $(CHAPTER))
