@@ -160,3 +160,38 @@ def test_smoke_path_on_the_fake_device_equals_cpu(name):
     for key, value in expected.items():
         tol = TOLERANCE.get(name, dict(rtol=0, atol=0))
         torch.testing.assert_close(got[key], value, **tol, msg=f"{name}: {key}")
+
+
+# ------------------------------------------------------------------------------------------- cached entry points
+@pytest.fixture
+def synthetic_cifar(monkeypatch):
+    """Synthetic 32x32 sets in place of the CIFAR-10 splits (every module that reads training data)."""
+    from lsdl_ens.averaging import swa as swa_module
+    from lsdl_ens.ensembles import snapshot_runs
+
+    train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
+    for module in (lsdl_ens.recipes, SP, swa_module, snapshot_runs):
+        monkeypatch.setattr(module, "training_set", lambda _: train_set)
+    monkeypatch.setattr(lsdl_ens.recipes, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
+    return train_set
+
+
+def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
+    from lsdl_ens.averaging import swa_recipe, train_swa
+    from lsdl_ens.ensembles.csgld import csgld_recipe, train_csgld
+    from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse
+    from lsdl_ens.ensembles.swag import swag_recipe, train_swag
+    from lsdl_ens.profiles import get_profile
+    from lsdl_ens.simplex import spro_recipe, train_spro
+
+    p = get_profile("smoke", epochs=2, batch_size=32, n_train=64)
+    monkeypatch.setenv("LSDL_DEVICE", DEV)
+    with fake_device(forbid_host_ops={"convolution"}):  # training or evaluating on the CPU raises
+        train_swa(swa_recipe(p), progress=False)
+        train_swag(swag_recipe(p, epochs=2, swa_start=1), progress=False)
+        sse = train_sse(sse_recipe(p, budget=1), progress=False)
+        train_fge(fge_recipe(p, budget=1), progress=False)
+        train_csgld(csgld_recipe(p, n_cycles=1, beta=0.5, samples_per_cycle=1), progress=False)
+        train_spro(spro_recipe(p, n_vertices=2, epochs=1, n_samples=1), progress=False)
+        models = sse.models()  # from the cache (CPU tensors) onto the selected device
+        assert all(q.device.type == DEV for m in models for q in m.parameters())
