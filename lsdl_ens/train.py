@@ -145,9 +145,11 @@ def _autocast_device(x) -> str:
 def _channels_last(batch):
     """The images of a batch ((x, y) or (views, y)) in channels_last memory format."""
     x, *rest = batch
-    fmt = torch.channels_last
-    x = tuple(v.contiguous(memory_format=fmt) for v in x) if isinstance(x, tuple) else x.contiguous(memory_format=fmt)
-    return (x, *rest)
+
+    def convert(v):
+        return v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
+
+    return (tuple(map(convert, x)) if isinstance(x, tuple) else convert(x), *rest)
 
 
 def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedule: Callable | float = 0.05,

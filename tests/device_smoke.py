@@ -43,15 +43,20 @@ def fit_and_predict(device):
 
 
 def swa(device):
-    from lsdl_ens.averaging import SWACollector, swa_model
+    from lsdl_ens.averaging import SWACollector, random_ray_width, sgd_swa_line, swa_model
     from lsdl_ens.train import fit, predict_probs
 
-    data, _, aug = _setup(device)
+    data, batches, aug = _setup(device)
     model = tiny_cnn(seed=0).to(device)
     collector = SWACollector(swa_start=1)
     fit(model, data, epochs=3, batch_size=16, callbacks=[collector], progress=False)
     averaged = swa_model(model, collector.state, aug)
-    return _cpu({"probs": predict_probs(averaged, data)})
+    width = random_ray_width(tiny_cnn().to(device), averaged.state_dict(), batches, distances=[0.0, 1.0],
+                             n_directions=2, bn_data=aug, progress=False)
+    line = sgd_swa_line(tiny_cnn().to(device), averaged.state_dict(), model.state_dict(), batches, ts=[0.0, 1.0],
+                        bn_data=aug, progress=False)
+    return _cpu({"probs": predict_probs(averaged, data), "width": torch.as_tensor(width["loss"]),
+                 "line": torch.as_tensor(line["loss"])})
 
 
 def swag(device):
