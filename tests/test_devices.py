@@ -168,11 +168,14 @@ def synthetic_cifar(monkeypatch):
     """Synthetic 32x32 sets in place of the CIFAR-10 splits (every module that reads training data)."""
     from lsdl_ens.averaging import swa as swa_module
     from lsdl_ens.ensembles import snapshot_runs
+    from lsdl_ens.optim import compare
+    from lsdl_ens.tta import pretrain
 
     train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
     for module in (lsdl_ens.recipes, SP, swa_module, snapshot_runs):
         monkeypatch.setattr(module, "training_set", lambda _: train_set)
-    monkeypatch.setattr(lsdl_ens.recipes, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
+    for module in (lsdl_ens.recipes, compare, pretrain):
+        monkeypatch.setattr(module, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
     return train_set
 
 
@@ -182,7 +185,9 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.ensembles.swag import swag_recipe, train_swag
     from lsdl_ens.profiles import get_profile
+    from lsdl_ens.optim.compare import METHODS, optimizer_recipe, train_optimizer
     from lsdl_ens.simplex import spro_recipe, train_spro
+    from lsdl_ens.tta import clip_recipe, pretrained_clip
 
     p = get_profile("smoke", epochs=2, batch_size=32, n_train=64)
     monkeypatch.setenv("LSDL_DEVICE", DEV)
@@ -193,5 +198,9 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
         train_fge(fge_recipe(p, budget=1), progress=False)
         train_csgld(csgld_recipe(p, n_cycles=1, beta=0.5, samples_per_cycle=1), progress=False)
         train_spro(spro_recipe(p, n_vertices=2, epochs=1, n_samples=1), progress=False)
+        for method in METHODS:
+            train_optimizer(optimizer_recipe(method, p, epochs=2, n_train=64, n_eval_train=32, batch_size=32, views=2,
+                                             k=2, swa_start=1), progress=False)
+        pretrained_clip(clip_recipe(p, widths=[8, 16], embed_dim=16, epochs=1, batch_size=32), progress=False)
         models = sse.models()  # from the cache (CPU tensors) onto the selected device
         assert all(q.device.type == DEV for m in models for q in m.parameters())
