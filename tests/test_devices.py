@@ -204,3 +204,16 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
         pretrained_clip(clip_recipe(p, widths=[8, 16], embed_dim=16, epochs=1, batch_size=32), progress=False)
         models = sse.models()  # from the cache (CPU tensors) onto the selected device
         assert all(q.device.type == DEV for m in models for q in m.parameters())
+
+
+def test_spawn_experiment_evaluates_its_paths_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
+    from lsdl_ens.landscape import protocol
+    from lsdl_ens.profiles import get_profile
+
+    train_set = synthetic_cifar
+    monkeypatch.setattr(protocol, "profile_data", lambda p: (train_set, None, blob_images(n=32, size=32, seed=2)))
+    p = get_profile("smoke", epochs=2, batch_size=32, n_train=64)
+    monkeypatch.setenv("LSDL_DEVICE", DEV)
+    with fake_device(forbid_host_ops={"convolution"}):
+        out = SP.spawn_experiment(p, spawn_epochs=(0, 1), n_alphas=3)
+    assert len(out["test_barrier"]) == 2 and len(out["independent"]["error"]) == 3
