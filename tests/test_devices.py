@@ -14,6 +14,7 @@ from fake_device import CrossDeviceError, fake_device
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import KFACLaplace
 from lsdl_ens.ensembles.csgld import CyclicalSGLD, run_csgld
+from lsdl_ens.landscape import experiments as E
 from lsdl_ens.landscape import spawning as SP
 from lsdl_ens.recipes import standard_recipe
 from lsdl_ens.train import default_device, fit
@@ -172,7 +173,7 @@ def synthetic_cifar(monkeypatch):
     from lsdl_ens.tta import pretrain
 
     train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
-    for module in (lsdl_ens.recipes, SP, swa_module, snapshot_runs):
+    for module in (lsdl_ens.recipes, SP, E, swa_module, snapshot_runs):
         monkeypatch.setattr(module, "training_set", lambda _: train_set)
     for module in (lsdl_ens.recipes, compare, pretrain):
         monkeypatch.setattr(module, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
@@ -206,7 +207,7 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
         assert all(q.device.type == DEV for m in models for q in m.parameters())
 
 
-def test_spawn_experiment_evaluates_its_paths_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
+def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
     from lsdl_ens.landscape import protocol
     from lsdl_ens.profiles import get_profile
 
@@ -216,4 +217,8 @@ def test_spawn_experiment_evaluates_its_paths_on_the_selected_device(tmp_cache, 
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     with fake_device(forbid_host_ops={"convolution"}):
         out = SP.spawn_experiment(p, spawn_epochs=(0, 1), n_alphas=3)
+        curve = E.curve_results(E.curve_recipe(p, epochs=1), n_points=3)
+        segment = E.segment_results(p, n_alphas=3)
+        plane = E.plane_results(p, grid=2)
     assert len(out["test_barrier"]) == 2 and len(out["independent"]["error"]) == 3
+    assert len(curve["error"]) == 3 and len(segment["error"]) == 3 and plane["loss"].shape == (2, 2)
