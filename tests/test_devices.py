@@ -222,3 +222,24 @@ def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthe
         plane = E.plane_results(p, grid=2)
     assert len(out["test_barrier"]) == 2 and len(out["independent"]["error"]) == 3
     assert len(curve["error"]) == 3 and len(segment["error"]) == 3 and plane["loss"].shape == (2, 2)
+
+
+def test_transfer_members_and_paths_on_the_selected_device(tmp_cache, monkeypatch):
+    from lsdl_ens.data import SOURCE_CLASSES, TARGET_CLASSES, ImageSet, TransferSplit
+    from lsdl_ens.profiles import get_profile
+    from lsdl_ens.transfer import consecutive_paths, local_de_recipes, member_probs
+
+    def five(n, seed, classes):
+        d = blob_images(n=n, size=32, num_classes=5, seed=seed)
+        return ImageSet(d.images, d.labels, classes)
+
+    split = TransferSplit(five(64, 1, SOURCE_CLASSES), five(32, 2, SOURCE_CLASSES), five(40, 3, TARGET_CLASSES),
+                          five(20, 4, TARGET_CLASSES), five(30, 5, TARGET_CLASSES))
+    monkeypatch.setattr(lsdl_ens.recipes, "transfer_data", lambda *a, **k: split)
+    p = get_profile("smoke")
+    members = local_de_recipes(p, n_members=2, batch_size=32)
+    monkeypatch.setenv("LSDL_DEVICE", DEV)
+    with fake_device(forbid_host_ops={"convolution"}):
+        probs = member_probs(members[0], p)
+        paths = consecutive_paths(members, p)
+    assert probs["test"].shape == (30, 5) and len(paths) == 1
