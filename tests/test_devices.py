@@ -243,3 +243,15 @@ def test_transfer_members_and_paths_on_the_selected_device(tmp_cache, monkeypatc
         probs = member_probs(members[0], p)
         paths = consecutive_paths(members, p)
     assert probs["test"].shape == (30, 5) and len(paths) == 1
+
+
+def test_train_curve_reads_the_loss_back_once_per_epoch():
+    from lsdl_ens.landscape import CurveModel, train_curve
+
+    batches = image_batches(blob_images(n=64, size=8), batch_size=16, augment=True)  # 4 steps per epoch
+    with fake_device() as mode:
+        a, b = tiny_cnn(seed=0).to(DEV), tiny_cnn(seed=1).to(DEV)
+        curve = CurveModel(a, a.state_dict(), b.state_dict(), kind="bezier", n_bends=1).to(DEV)
+        mode.syncs = 0
+        train_curve(curve, batches, epochs=2, lr=0.05, weight_decay=1e-4, progress=False)
+    assert mode.syncs <= 2 * 2, f"{mode.syncs} host syncs in 2 epochs of 4 steps"
