@@ -37,7 +37,7 @@ def _fake_tarball(path, per_class=2, seed=0):
 
 def test_tarball_source_decodes_in_class_order(tmp_path, tmp_cache):
     _fake_tarball(tmp_path / "cifar10-jpeg.tar.gz")
-    train, test = load_cifar10(tmp_path)
+    train, test = load_cifar10(tmp_path, allow_subset=True)
     assert train.images.shape == (20, 3, 32, 32) and train.images.dtype == torch.uint8
     assert test.images.shape == (10, 3, 32, 32)
     assert train.labels.tolist() == [c for c in range(10) for _ in range(2)]
@@ -48,8 +48,8 @@ def test_extracted_tree_matches_tarball(tmp_path, tmp_cache):
     _fake_tarball(tmp_path / "cifar10-jpeg.tar.gz")
     with tarfile.open(tmp_path / "cifar10-jpeg.tar.gz") as tar:
         tar.extractall(tmp_path / "tree", filter="data")
-    a, _ = load_cifar10(tmp_path)
-    b, _ = load_cifar10(tmp_path / "tree")
+    a, _ = load_cifar10(tmp_path, allow_subset=True)
+    b, _ = load_cifar10(tmp_path / "tree", allow_subset=True)
     assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
 
 
@@ -61,7 +61,7 @@ def test_torchvision_batches_source(tmp_path, tmp_cache):
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         with open(root / name, "wb") as f:
             pickle.dump({"data": data, "labels": list(rng.integers(0, 10, n))}, f)
-    train, test = load_cifar10(tmp_path)
+    train, test = load_cifar10(tmp_path, allow_subset=True)
     assert len(train) == 15 and len(test) == 4
     with open(root / "test_batch", "rb") as f:
         raw = pickle.load(f)
@@ -70,17 +70,17 @@ def test_torchvision_batches_source(tmp_path, tmp_cache):
 
 def test_corrupt_decoded_cache_is_detected_and_rebuilt(tmp_path, tmp_cache):
     _fake_tarball(tmp_path / "cifar10-jpeg.tar.gz")
-    first, _ = load_cifar10(tmp_path)
+    first, _ = load_cifar10(tmp_path, allow_subset=True)
     [cache_file] = list(cache_dir("data").glob("cifar10-*.npz"))
     raw = bytearray(cache_file.read_bytes())
     raw[-100] ^= 0xFF  # flip one byte of the payload
     cache_file.write_bytes(bytes(raw))
     with pytest.warns(UserWarning, match="damaged"):
-        again, _ = load_cifar10(tmp_path)
+        again, _ = load_cifar10(tmp_path, allow_subset=True)
     assert torch.equal(first.images, again.images)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        load_cifar10(tmp_path)  # rebuilt file is healthy: no warning
+        load_cifar10(tmp_path, allow_subset=True)  # rebuilt file is healthy: no warning
 
 
 def test_offline_without_data_names_both_fixes(tmp_path, tmp_cache):

@@ -9,16 +9,18 @@ Sources, in the order they are looked for under the data root:
 The data root is the `root` argument, else ``$LSDL_DATA``, else ``<cache>/data``, where torchvision downloads the
 data set when the machine is online. Decoding the JPEG set takes about 13 s; the decoded uint8 arrays are stored in
 ``<cache>/data/`` with a checksum, so later calls load in about a second. A damaged cache file is reported and
-rebuilt.
+rebuilt. The cache file is named after the source's id (`lsdl_ens.data.cifar_sources.source_id`: path, size and
+mtime of every image file), so editing, adding or removing any image decodes the source again.
+
+A source must be the whole data set: 50,000 training and 10,000 test images, 5,000 and 1,000 per class.
+Anything else (an interrupted extraction, a test copy with a few images per class) raises `DataSourceError`
+unless the caller asks for it with ``allow_subset=True``. Damaged files raise `DataSourceError` naming the file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import pickle
-import tarfile
 import warnings
 from pathlib import Path
 
@@ -26,36 +28,48 @@ import numpy as np
 import torch
 
 from ..paths import CorruptFileError, cache_dir, read_checked, write_checked
+from .cifar_sources import TARBALL, TORCHVISION_DIR, DataSourceError, decode_source, source_id
 from .dataset import CIFAR10_CLASSES, ImageSet
 
-TARBALL = "cifar10-jpeg.tar.gz"
-TORCHVISION_DIR = "cifar-10-batches-py"
 _FORMAT = "v1"
+TRAIN_PER_CLASS, TEST_PER_CLASS = 5000, 1000
 
 
 class DataNotFoundError(FileNotFoundError):
     """CIFAR-10 is neither on disk nor downloadable."""
 
 
-def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True) -> tuple[ImageSet, ImageSet]:
+def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True,
+                 allow_subset: bool = False) -> tuple[ImageSet, ImageSet]:
     """Return the CIFAR-10 `(train, test)` sets as uint8 images [N, 3, 32, 32] and int64 labels [N].
 
     Args:
         root: a folder holding one of the sources above, or the tarball itself. Defaults to ``$LSDL_DATA``, then
             ``<cache>/data``.
         download: when no local source exists, let torchvision download CIFAR-10 into ``<cache>/data``.
+        allow_subset: accept a source whose image counts differ from CIFAR-10's 50,000 + 10,000 (for example a
+            small copy made for a test). Off by default, so that an incomplete copy is an error, not a smaller
+            data set that fails later.
 
     Raises:
         DataNotFoundError: no source was found and the download failed or was disabled; the message names both
             ways to provide the data.
+        DataSourceError: the source is damaged (truncated or non-gzip archive, unreadable or wrongly sized image,
+            damaged or unsafe batch file) or incomplete; the message names the file and the fix.
     """
+    if not isinstance(allow_subset, bool):
+        raise TypeError(f"allow_subset must be True or False; got {allow_subset!r}")
     source = _find_source(root)
     if source is None:
         source = _download(download, root)
-    cache_file = cache_dir("data") / f"cifar10-{_source_id(source)}-{_FORMAT}.npz"
+    cache_file = cache_dir("data") / f"cifar10-{source_id(source)}-{_FORMAT}.npz"
     arrays = _load_cache(cache_file)
-    if arrays is None:
-        arrays = _decode(source)
+    decoded = arrays is None
+    if decoded:
+        arrays = decode_source(source)
+    if not allow_subset:
+        _check_complete(arrays, source)  # before caching, so an incomplete copy leaves no 150 MB file behind
+    if decoded:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         write_checked(cache_file, buf.getvalue())
@@ -106,16 +120,6 @@ def _download(allowed: bool, root) -> Path:
     return target / TORCHVISION_DIR
 
 
-def _source_id(source: Path) -> str:
-    """A short id of the source's identity (path, size, mtime), so the cache follows the data it came from."""
-    h = hashlib.sha256(str(source.resolve()).encode())
-    files = [source] if source.is_file() else sorted(source.glob("*"))
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:12]
-
-
 def _load_cache(path: Path) -> dict | None:
     if not path.exists():
         return None
@@ -131,76 +135,16 @@ def _load_cache(path: Path) -> dict | None:
         return None
 
 
-def _decode(source: Path) -> dict:
-    if source.is_file():
-        return _decode_tarball(source)
-    if source.name == TORCHVISION_DIR:
-        return _decode_torchvision(source)
-    return _decode_tree(source)
-
-
-def _stack(items: list[tuple[int, str, bytes]]) -> tuple[np.ndarray, np.ndarray]:
-    """Decode (label, name, jpeg bytes) items sorted by (label, name) into [N,3,32,32] uint8 and labels."""
-    from PIL import Image
-
-    items.sort(key=lambda t: (t[0], t[1]))
-    images = np.empty((len(items), 32, 32, 3), dtype=np.uint8)
-    for i, (_, _, blob) in enumerate(items):
-        images[i] = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"))
-    labels = np.array([t[0] for t in items], dtype=np.int64)
-    return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), labels
-
-
-def _split_items(path_parts: list[str]):
-    """('cifar10','train','cat','0001.jpg') -> ('train', label, name) or None."""
-    if len(path_parts) < 3 or not path_parts[-1].endswith(".jpg"):
-        return None
-    split, cls, name = path_parts[-3], path_parts[-2], path_parts[-1]
-    if split not in ("train", "test") or cls not in CIFAR10_CLASSES:
-        return None
-    return split, CIFAR10_CLASSES.index(cls), name
-
-
-def _finish(groups: dict) -> dict:
-    out = {}
-    for split in ("train", "test"):
-        if not groups[split]:
-            raise DataNotFoundError(f"no {split} images found in the CIFAR-10 source")
-        out[f"{split}_x"], out[f"{split}_y"] = _stack(groups[split])
-    return out
-
-
-def _decode_tarball(path: Path) -> dict:
-    groups = {"train": [], "test": []}
-    with tarfile.open(path, "r:gz") as tar:
-        for member in tar:
-            parsed = _split_items(member.name.split("/")) if member.isfile() else None
-            if parsed:
-                split, label, name = parsed
-                groups[split].append((label, name, tar.extractfile(member).read()))
-    return _finish(groups)
-
-
-def _decode_tree(path: Path) -> dict:
-    groups = {"train": [], "test": []}
-    for f in path.glob("*/*/*.jpg"):
-        parsed = _split_items(list(f.parts))
-        if parsed:
-            split, label, name = parsed
-            groups[split].append((label, name, f.read_bytes()))
-    return _finish(groups)
-
-
-def _decode_torchvision(path: Path) -> dict:
-    def read(names):
-        xs, ys = [], []
-        for n in names:
-            with open(path / n, "rb") as f:
-                d = pickle.load(f, encoding="latin1")
-            xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(d["labels"], dtype=np.int64))
-        return np.concatenate(xs), np.concatenate(ys)
-
-    train_x, train_y = read([f"data_batch_{i}" for i in range(1, 6)])
-    test_x, test_y = read(["test_batch"])
-    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+def _check_complete(arrays: dict, source: Path) -> None:
+    """Raise DataSourceError unless the arrays hold 5,000 training and 1,000 test images of every class."""
+    problems = []
+    for split, expected in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
+        counts = np.bincount(arrays[f"{split}_y"], minlength=len(CIFAR10_CLASSES))
+        short = [f"{c} {n:,}" for c, n in zip(CIFAR10_CLASSES, counts.tolist()) if n != expected]
+        if short:
+            problems.append(f"{split}: {int(counts.sum()):,} images, expected {expected * len(CIFAR10_CLASSES):,} "
+                            f"({expected:,} per class; here {', '.join(short)})")
+    if problems:
+        raise DataSourceError(f"{source} is not the whole CIFAR-10 data set: {'; '.join(problems)}. An interrupted "
+                              f"copy or extraction leaves such a source: copy, extract or download it again. To use a "
+                              f"smaller set on purpose, call load_cifar10(..., allow_subset=True).")
