@@ -37,6 +37,7 @@ aten = torch.ops.aten
 # ops that legitimately take tensors from two devices on CUDA
 _CROSS_DEVICE_OK = {aten.copy_, aten._to_copy, aten.index, aten.index_put_, aten._index_put_impl_, aten.index_put,
                     aten.lift_fresh, aten._has_compatible_shallow_copy_type}
+_INDEX_PUT = {aten.index_put_, aten._index_put_impl_, aten.index_put}
 _SYNC = {aten._local_scalar_dense, aten.is_nonzero, aten.equal}
 
 
@@ -110,8 +111,11 @@ class FakeDeviceMode(TorchDispatchMode):
         tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
         on_dev = [t for t in tensors if isinstance(t, DeviceTensor)]
         name = func.overloadpacket.__name__
-        if on_dev and func.overloadpacket not in _CROSS_DEVICE_OK:
-            host = [t for t in tensors if not isinstance(t, DeviceTensor) and t.dim() > 0]
+        checked = tensors
+        if func.overloadpacket in _INDEX_PUT:  # CPU indices are fine, CPU values are not
+            checked = [t for t in (args[0], args[2]) if isinstance(t, torch.Tensor)]
+        if on_dev and (func.overloadpacket not in _CROSS_DEVICE_OK or func.overloadpacket in _INDEX_PUT):
+            host = [t for t in checked if not isinstance(t, DeviceTensor) and t.dim() > 0]
             if host:
                 raise CrossDeviceError(
                     f"Expected all tensors to be on the same device, but found at least two devices, {DEVICE} and "

@@ -35,6 +35,10 @@ def test_fake_device_raises_where_cuda_would_and_counts_syncs():
         assert mode.syncs == 1
         z = torch.tensor([1.0, 2.0], device=DEV) + torch.arange(2, device=DEV)
         assert z.cpu().tolist() == [1.0, 3.0]
+        z[torch.tensor([0])] = torch.tensor(5.0)   # CPU indices and a CPU scalar: fine on CUDA
+        assert z.cpu().tolist() == [5.0, 3.0]
+        with pytest.raises(CrossDeviceError, match="two devices"):
+            z[torch.tensor([0, 1])] = torch.ones(2)
         with pytest.raises(CrossDeviceError, match="on the CPU"):
             with fake_device(forbid_host_ops={"convolution"}):
                 torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 1, 1))
