@@ -53,18 +53,20 @@ def test_default_device_honours_lsdl_device(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------- fit
-def test_fit_on_the_fake_device_equals_cpu_and_syncs_only_per_epoch():
-    data = blob_images(n=48, size=8)
+def test_fit_on_the_fake_device_equals_cpu_and_reads_the_loss_every_log_every_steps():
+    data = blob_images(n=96, size=8)  # 6 steps per epoch
     cpu = tiny_cnn(seed=0)
     fit(cpu, data, epochs=2, batch_size=16, seed=3, progress=False)
     with fake_device() as mode:
         dev = tiny_cnn(seed=0).to(DEV)
-        hist = fit(dev, data, epochs=2, batch_size=16, seed=3, progress=False)
+        mode.syncs = 0
+        hist = fit(dev, data, epochs=2, batch_size=16, seed=3, progress=False, log_every=3)
         state = {k: v.cpu() for k, v in dev.state_dict().items()}
     for k, v in cpu.state_dict().items():
         torch.testing.assert_close(state[k], v, rtol=0, atol=0)
     assert len(hist.train_loss) == 2
-    assert mode.syncs <= 2 * 3, f"{mode.syncs} host syncs for 2 epochs of 3 steps"
+    # per epoch: 2 log points (loss check) + the epoch's loss and accuracy for the history
+    assert mode.syncs == 2 * (2 + 2), f"{mode.syncs} host syncs for 2 epochs of 6 steps"
 
 
 # ------------------------------------------------------------------------------------------- KFAC-Laplace
