@@ -87,7 +87,8 @@ def default_device() -> torch.device:
         try:
             return torch.device(name)
         except RuntimeError:
-            raise ValueError(f"LSDL_DEVICE={name!r} is not a torch device; use e.g. 'cuda', 'cuda:1' or 'cpu'") from None
+            raise ValueError(f"LSDL_DEVICE={name!r} is not a torch device; use e.g. 'cuda', 'cuda:1' or "
+                             "'cpu'") from None
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
