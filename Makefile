@@ -19,7 +19,7 @@ ifneq ($(strip $(LSDL_CACHE)),)
 override export LSDL_CACHE := $(abspath $(LSDL_CACHE))
 endif
 
-.PHONY: venv book-venv book test unit lint figures benchmark print-paths clean
+.PHONY: venv book-venv book test unit test-cuda lint figures benchmark print-paths clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -46,10 +46,14 @@ book: $(BOOK_STAMP)
 # on 2 workers (--dist loadfile keeps each notebook's cells, which share a kernel, on one worker).
 test: $(STAMP)
 	LSDL_PROFILE=$${LSDL_PROFILE:-smoke} $(BIN)/python -m pytest tests book solutions --nbval-lax \
-		--nbval-cell-timeout=900 -n 2 --dist loadfile -q
+		--nbval-cell-timeout=900 -n 2 --dist loadfile -q -m "not cuda"
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m "not course"
+	$(BIN)/python -m pytest tests -q -m "not course and not cuda"
+
+# On a machine with a GPU: every method family's smoke path on CUDA (not part of `make test`).
+test-cuda: $(STAMP)
+	$(BIN)/python -m pytest tests/test_cuda.py -q -m cuda
 
 # Lint (rules in pyproject.toml [tool.ruff]); CI runs it before the tests.
 lint: $(STAMP)

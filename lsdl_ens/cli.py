@@ -1,7 +1,8 @@
 """``lsdl-ens``: instructor commands.
 
-    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...] [--book DIR]   re-execute chapters in place
-    lsdl-ens profiles                                                             print the run-profile table
+    lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...] [--book DIR] [--allow-cpu]
+                                                                   re-execute chapter notebooks in place
+    lsdl-ens profiles                                              print the run-profile table
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
 PNG) in the notebook, and reports the time per notebook. Training inside the notebooks goes through the checkpoint
@@ -83,19 +84,26 @@ def main(argv: list[str] | None = None) -> int:
     fig.add_argument("--chapter", action="append", help="chapter notebook stem (repeatable); default: all")
     fig.add_argument("--book", type=Path, default=BOOK, metavar="DIR",
                      help="folder holding the chapter notebooks (default: book/ of the checkout, %(default)s)")
+    fig.add_argument("--allow-cpu", action="store_true",
+                     help="run the gpu profile even without CUDA (otherwise an error: it takes days on a CPU)")
     sub.add_parser("profiles", help="print the run-profile table")
     args = parser.parse_args(argv)
 
-    from .profiles import get_profile, profile_table
+    from .profiles import ALLOW_GPU_PROFILE_ON_CPU, check_profile_device, get_profile, profile_table
 
     if args.command == "profiles":
         print(profile_table())
         return 0
+    if args.allow_cpu:
+        os.environ[ALLOW_GPU_PROFILE_ON_CPU] = "1"  # inherited by the notebook kernels
     try:
         profile = get_profile(args.profile).name
+        check_profile_device(profile)
     except ValueError as exc:  # e.g. LSDL_PROFILE=bogus: one line on stderr, exit code 2 (a usage error)
         print(f"lsdl-ens: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        raise SystemExit(f"lsdl-ens figures: {err}") from None
     book = args.book.expanduser().resolve()
     if not sorted(book.glob("*.ipynb")):
         where = ("lsdl-ens is installed outside a checkout of the course repository" if args.book == BOOK

@@ -8,6 +8,10 @@
 - ``gpu``: full CIFAR-10 with paper-like recipes scaled down; each chapter within about 30 minutes on one GPU.
 
 The chapters read every size from the profile, so one notebook serves all three.
+
+Choosing ``gpu`` through ``LSDL_PROFILE`` (or ``lsdl-ens figures --profile gpu``) on a machine without CUDA stops
+with an error instead of running the GPU workload on the CPU for days; ``LSDL_ALLOW_GPU_PROFILE_ON_CPU=1`` (CLI:
+``--allow-cpu``) overrides. `announce()` prints the profile and the device at the start of a chapter.
 """
 
 from __future__ import annotations
@@ -82,10 +86,13 @@ def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a profile name ({', '.join(PROFILES)}), a Profile or None; got "
                         f"{type(name).__name__}")
+    from_env = not name
     name = name or os.environ.get("LSDL_PROFILE") or default_profile_name()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r} (from the name argument or LSDL_PROFILE); "
                          f"valid profiles: {', '.join(PROFILES)}")
+    if from_env:  # the run's choice (an explicit name may just look the table up)
+        check_profile_device(name)
     return dataclasses.replace(PROFILES[name], **overrides)
 
 
@@ -121,6 +128,47 @@ def _check_field(field: str, value):
     if kind == "lr":
         return checks.positive_float(field, value, "pass a positive learning rate such as 0.05")
     return checks.nonneg_float(field, value)
+
+
+ALLOW_GPU_PROFILE_ON_CPU = "LSDL_ALLOW_GPU_PROFILE_ON_CPU"
+
+
+def check_profile_device(profile: "str | Profile") -> None:
+    """Raise if the ``gpu`` profile was chosen but training would run on the CPU (no CUDA, no other
+    ``LSDL_DEVICE``), unless ``LSDL_ALLOW_GPU_PROFILE_ON_CPU=1``.
+
+    Raises:
+        RuntimeError: naming the profile, the device and both ways out.
+    """
+    from .train import default_device
+
+    name = profile.name if isinstance(profile, Profile) else profile
+    if name != "gpu" or os.environ.get(ALLOW_GPU_PROFILE_ON_CPU) == "1" or default_device().type != "cpu":
+        return
+    raise RuntimeError(
+        f"the gpu profile was chosen (LSDL_PROFILE or --profile) but no CUDA device is available "
+        f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); it would train full CIFAR-10 on the CPU "
+        f"for days. Use the cpu profile (LSDL_PROFILE=cpu), or set {ALLOW_GPU_PROFILE_ON_CPU}=1 "
+        f"(lsdl-ens figures --allow-cpu) to run it on the CPU anyway.")
+
+
+def announce(profile: "str | Profile | None" = None) -> Profile:
+    """Print the run profile and the device, as the first cell of every chapter does; returns the profile.
+
+    Raises:
+        RuntimeError: the gpu profile without CUDA (see `check_profile_device`).
+    """
+    from .train import default_device
+
+    p = get_profile(profile)
+    check_profile_device(p)
+    device = default_device()
+    where = (f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
+             else f"{device} ({torch.get_num_threads()} CPU thread{'s' * (torch.get_num_threads() != 1)})")
+    images = "all" if p.n_train is None else f"{p.n_train:,}"
+    print(f"Profile {p.name}: {images} training images, {p.model}, {p.epochs} epochs; device {where}; "
+          f"torch {torch.__version__.split('+')[0]}")
+    return p
 
 
 def profile_table() -> str:

@@ -4,6 +4,11 @@
 fractional epoch, totals), so per-iteration schedules (SSE, FGE, cSGLD) and per-epoch ones (SWA) plug in alike.
 Callbacks see every step and every epoch end: SWA/SWAG/FGE/SSE collectors hook in there.
 
+Speed on a GPU: batches come from images kept on the device and are augmented there (`BatchLoader`), `fit` does
+not wait for the device inside an epoch (the loss is checked and shown every `log_every` steps and summed on the
+device), ``torch.backends.cudnn.benchmark`` is switched on for CUDA, and ``precision="bf16"`` (autocast) and
+``channels_last=True`` are options; with both off (the default) a CPU run is the same as without them.
+
 Reproducibility: `fit(seed=s)` seeds torch's global RNG (initialisation of anything created inside, dropout) and
 the data order and augmentation of every epoch; on CPU the same call with the same number of threads
 (`torch.get_num_threads()`) gives the same weights bit for bit. Other thread counts sum in another order and
@@ -51,7 +56,8 @@ class Callback:
     """Base class of training callbacks; override what you need."""
 
     def on_train_begin(self, model, optimizer) -> None: ...
-    def on_step_end(self, model, optimizer, step: TrainStep, loss: float) -> None: ...
+    def on_step_end(self, model, optimizer, step: TrainStep, loss) -> None:
+        """`loss` is what the train step returned: a 0-dim tensor on the device (``float(loss)`` waits for it)."""
     def on_epoch_end(self, model, optimizer, step: TrainStep, history: History) -> None: ...
     def on_train_end(self, model, optimizer) -> None: ...
 
@@ -77,6 +83,14 @@ class History:
 
 
 def default_device() -> torch.device:
+    """``$LSDL_DEVICE`` if set (e.g. ``cuda:1``, ``cpu``), else ``cuda`` when available, else ``cpu``."""
+    name = os.environ.get("LSDL_DEVICE")
+    if name:
+        try:
+            return torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"LSDL_DEVICE={name!r} is not a torch device; use e.g. 'cuda', 'cuda:1' or "
+                             "'cpu'") from None
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -107,21 +121,45 @@ def make_optimizer(optimizer, model, lr: float, weight_decay: float):
                      f"got {optimizer!r}")
 
 
-def cross_entropy_step(model, batch, optimizer, step: TrainStep, label_smoothing: float = 0.0):
-    """The default training step: one SGD step on mean cross-entropy. Returns (loss, n_correct, n)."""
+PRECISIONS = ("fp32", "bf16")
+
+
+def cross_entropy_step(model, batch, optimizer, step: TrainStep, label_smoothing: float = 0.0,
+                       precision: str = "fp32"):
+    """The default training step: one SGD step on mean cross-entropy. Returns (loss, n_correct, n).
+
+    ``precision="bf16"`` runs the forward pass and the loss under ``torch.autocast`` (bfloat16 matmuls and
+    convolutions, float32 weights and optimizer); the backward pass follows the forward's dtypes."""
     x, y = batch
-    logits = model(x)
-    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    with torch.autocast(_autocast_device(x), dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss.detach(), (logits.argmax(1) == y).sum(), len(y)
 
 
+def _autocast_device(x) -> str:
+    first = x[0] if isinstance(x, (list, tuple)) else x
+    return first.device.type if first.device.type in ("cuda", "cpu") else "cpu"
+
+
+def _channels_last(batch):
+    """The images of a batch ((x, y) or (views, y)) in channels_last memory format."""
+    x, *rest = batch
+
+    def convert(v):
+        return v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
+
+    return (tuple(map(convert, x)) if isinstance(x, tuple) else convert(x), *rest)
+
+
 def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedule: Callable | float = 0.05,
         weight_decay: float = 0.0, callbacks: Sequence[Callback] = (), seed: int = 0, batch_size: int = 128,
         eval_data=None, label_smoothing: float = 0.0, train_step: Callable | None = None,
-        device=None, progress: bool | None = None, desc: str = "train") -> History:
+        device=None, progress: bool | None = None, desc: str = "train", log_every: int = 50,
+        precision: str = "fp32", channels_last: bool = False) -> History:
     """Train `model` in place for `epochs` epochs and return its `History`.
 
     Args:
@@ -138,12 +176,17 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         label_smoothing: of the default cross-entropy step.
         train_step: replaces `cross_entropy_step` (same signature) for custom objectives.
         progress: tqdm bar (default on unless ``LSDL_PROGRESS=0``).
+        log_every: every this many steps (and at each epoch end) the summed loss is read from the device, checked
+            for NaN/inf and shown on the bar; in between `fit` never waits for the device.
+        precision: "fp32" (default) or "bf16" (autocast of the default step's forward pass and loss).
+        channels_last: model and images in channels_last memory format (faster convolutions on recent GPUs).
 
     Raises:
         TypeError, ValueError: a bad argument, checked before any work: ``epochs``, ``batch_size``, ``seed`` (ints,
             not bools or 2.5), the learning rate (finite, >= 0; a schedule's value is checked at every step), the
-            weight decay, label smoothing, callbacks, and labels of ``data`` outside the model's classes.
-        FloatingPointError: the training loss or the weights become NaN/inf (names the epoch and batch).
+            weight decay, label smoothing, callbacks, the device, and labels of ``data`` outside the model's classes.
+        FloatingPointError: the training loss becomes NaN/inf (checked every ``log_every`` steps: names the epoch
+            and the batches since the last check), or the weights are NaN/inf after the last step.
 
     Deliberate: a learning rate of 0 is accepted (a frozen run); the labels are checked against the head only for
     an ``ImageSet``/``BatchLoader`` and the default step (a custom ``train_step`` may use other targets).
@@ -151,9 +194,19 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
     check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
                         label_smoothing, train_step, eval_data)
     checks.device("device", device)
+    checks.positive_int("log_every", log_every, "pass how many steps between loss checks, e.g. 50")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if precision != "fp32" and train_step is not None:
+        raise ValueError(f"precision={precision!r} applies to the default train step; a custom train_step "
+                         "handles its own autocast")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     torch.manual_seed(seed)
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest convolution algorithms
     loader = data if isinstance(data, BatchLoader) else None
     if loader is None:
         if not isinstance(data, ImageSet):
@@ -164,7 +217,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
     schedule = lr_schedule if callable(lr_schedule) else (lambda _s, v=float(lr_schedule): v)
     opt = make_optimizer(optimizer, model, scheduled_lr(schedule, TrainStep(0, 0, 0, max(len(loader), 1), epochs)),
                          weight_decay)
-    step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing))
+    step_fn = train_step or (lambda m, b, o, s: cross_entropy_step(m, b, o, s, label_smoothing, precision))
     history = History()
     for cb in callbacks:
         cb.on_train_begin(model, opt)
@@ -181,15 +234,16 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
             lr = scheduled_lr(schedule, step)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss, n_correct, n = step_fn(model, batch, opt, step)
-            if not math.isfinite(float(loss)):
-                raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch}, batch {b}; "
-                                         "lower the learning rate")
+            loss, n_correct, n = step_fn(model, batch if not channels_last else _channels_last(batch), opt, step)
             loss_sum += loss * n
             correct += n_correct
             seen += n
+            if (b + 1) % log_every == 0 or b + 1 == n_batches:
+                running = float(loss_sum)  # the only wait for the device within an epoch
+                _check_finite(running, epoch, b, log_every)
+                bar.set_postfix(loss=f"{running / max(seen, 1):.3f}")
             for cb in callbacks:
-                cb.on_step_end(model, opt, step, float(loss))
+                cb.on_step_end(model, opt, step, loss)
             bar.update(1)
         history.epoch.append(epoch + 1)
         history.lr.append(float(opt.param_groups[0]["lr"]))
@@ -209,6 +263,13 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
     for cb in callbacks:
         cb.on_train_end(model, opt)
     return history
+
+
+def _check_finite(loss_sum: float, epoch: int, batch: int, log_every: int) -> None:
+    if not math.isfinite(loss_sum):
+        first = batch - (batch % log_every)
+        raise FloatingPointError(f"training loss became {loss_sum} in epoch {epoch}, batches {first}-{batch}; "
+                                 "lower the learning rate and check the inputs for NaN/inf")
 
 
 @torch.no_grad()

@@ -18,3 +18,4 @@ def tmp_cache(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "course: slow checks of the book and the assignments (nbgrader, build)")
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (tests/test_cuda.py); deselected by make unit/test")

@@ -35,3 +35,36 @@ def test_get_profile_passes_a_profile_through_with_overrides():
     assert custom.epochs == 3 and custom.name == "cpu" and cpu.epochs != 3
     with pytest.raises(ValueError, match="unknown profile field"):
         get_profile(cpu, epoch=3)
+
+
+def test_gpu_profile_without_cuda_stops_unless_allowed(monkeypatch, capsys):
+    from lsdl_ens.cli import main
+    from lsdl_ens.profiles import announce
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("lsdl_ens.cli.execute_notebook", lambda *a, **k: pytest.fail("a notebook was executed"))
+    monkeypatch.delenv("LSDL_DEVICE", raising=False)
+    monkeypatch.delenv("LSDL_ALLOW_GPU_PROFILE_ON_CPU", raising=False)
+    monkeypatch.setenv("LSDL_PROFILE", "gpu")
+    with pytest.raises(RuntimeError, match="no CUDA device.*LSDL_ALLOW_GPU_PROFILE_ON_CPU=1"):
+        get_profile()
+    with pytest.raises(SystemExit, match="--allow-cpu"):
+        main(["figures", "--chapter", "01"])
+    monkeypatch.delenv("LSDL_PROFILE")
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        main(["figures", "--profile", "gpu", "--chapter", "01"])
+    assert get_profile("gpu").name == "gpu"  # an explicit name only looks the table up
+    monkeypatch.setenv("LSDL_PROFILE", "gpu")
+    monkeypatch.setenv("LSDL_ALLOW_GPU_PROFILE_ON_CPU", "1")
+    assert announce().name == "gpu"
+    assert "Profile gpu: all training images, resnet20, 60 epochs; device cpu" in capsys.readouterr().out
+
+
+def test_announce_prints_profile_and_device(monkeypatch, capsys):
+    from lsdl_ens.profiles import announce
+
+    monkeypatch.setenv("LSDL_PROFILE", "smoke")
+    monkeypatch.setenv("LSDL_DEVICE", "cpu")
+    assert announce().name == "smoke"
+    out = capsys.readouterr().out
+    assert out.startswith("Profile smoke: 1,000 training images, vgg, 2 epochs; device cpu (")

@@ -26,12 +26,13 @@ __all__ = ["random_directions", "random_ray_width", "sgd_swa_line"]
 
 def random_directions(state: dict, keys, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` independent unit vectors [n, P] uniform on the sphere of the flattened ``keys`` (normalised
-    Gaussians, float64), drawn from a generator seeded by ``seed``."""
+    Gaussians, float64), drawn from a CPU generator seeded by ``seed`` (the same rays on every device) and returned
+    on the state's device."""
     n = checks.positive_int("n", n, "pass the number of directions, e.g. 3")
-    size = flatten(state, keys).numel()
+    flat = flatten(state, keys)
     g = torch.Generator().manual_seed(seed)
-    d = torch.randn(n, size, generator=g, dtype=torch.float64)
-    return d / d.norm(dim=1, keepdim=True)
+    d = torch.randn(n, flat.numel(), generator=g, dtype=torch.float64)
+    return (d / d.norm(dim=1, keepdim=True)).to(flat.device)
 
 
 def random_ray_width(model: nn.Module, state: dict, eval_data, *, distances, n_directions: int = 3,

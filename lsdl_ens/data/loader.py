@@ -1,7 +1,9 @@
 """`BatchLoader`: batches straight from in-memory uint8 tensors, with batched augmentation.
 
-No `DataLoader`, no PIL per step: a batch is an index into the uint8 tensor, moved to the model's device, then
-randomly cropped (zero padding 4, one gather for the whole batch), flipped, converted to float and normalised.
+No `DataLoader`, no PIL per step: a batch is an index into the uint8 tensor, randomly cropped (zero padding 4, one
+gather for the whole batch), flipped, converted to float and normalised. On an accelerator the whole uint8 set is
+copied to the device once (`resident`, default on for non-CPU devices; CIFAR-10's 50k images take 150 MB) and
+cropping and flipping run there; otherwise each batch is copied from pinned memory without blocking.
 Shuffling and augmentation draw from a `torch.Generator` seeded by `(seed, epoch)`, so epoch e of a run is the
 same on every machine and does not depend on how many epochs were iterated before.
 
@@ -50,6 +52,7 @@ class BatchLoader:
         drop_last: drop the last incomplete batch.
         seed: base seed of the order and the augmentation.
         device: where batches are put (default: CPU).
+        resident: keep the uint8 images on `device` (default: True unless the device is the CPU).
         mean, std: normalisation per channel.
 
     Iterating twice gives epochs 0 and 1; `iterate(epoch=e, seed=s)` gives a chosen epoch explicitly.
@@ -57,7 +60,8 @@ class BatchLoader:
 
     def __init__(self, data: ImageSet, batch_size: int = 128, *, shuffle: bool = False, augment: bool = False,
                  views: int = 1, drop_last: bool = False, seed: int = 0, device: str | torch.device | None = None,
-                 mean=CIFAR10_MEAN, std=CIFAR10_STD, crop_padding: int = 4, flip: bool = True):
+                 mean=CIFAR10_MEAN, std=CIFAR10_STD, crop_padding: int = 4, flip: bool = True,
+                 resident: bool | None = None):
         if not isinstance(data, ImageSet):
             raise ValueError(f"data must be an lsdl_ens.data.ImageSet; got {type(data).__name__}")
         if batch_size < 1:
@@ -70,11 +74,12 @@ class BatchLoader:
         self.batch_size = batch_size
         self.shuffle, self.augment, self.views, self.drop_last = shuffle, augment, views, drop_last
         self.seed = seed
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.crop_padding, self.flip = crop_padding, flip
-        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
-        self._std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self.resident = resident
+        self._mean_cpu = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self._std_cpu = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255
         self._epoch = 0
+        self.to(device if device is not None else "cpu")
 
     def __len__(self) -> int:
         n = len(self.data)
@@ -86,13 +91,34 @@ class BatchLoader:
 
     def to(self, device) -> "BatchLoader":
         """The same loader putting batches on `device`."""
-        self.device = torch.device(device)
+        device = torch.device(device)
+        if getattr(self, "device", None) != device:
+            self.device = device
+            self._mean, self._std = self._mean_cpu.to(device), self._std_cpu.to(device)
+            self._images = self._labels = None  # the resident copy is made on the first iteration
         return self
+
+    @property
+    def is_resident(self) -> bool:
+        return self.resident if self.resident is not None else self.device.type != "cpu"
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """`t` on this loader's device (itself if already there); host tensors go through pinned memory to CUDA."""
+        if t.device.type == "cpu" and self.device.type == "cuda" and torch.cuda.is_available():
+            t = t.pin_memory()  # a non-blocking copy needs page-locked memory
+        return t.to(self.device, non_blocking=True)
+
+    def _source(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and labels to index: the device copy when resident, else the CPU tensors."""
+        if not self.is_resident:
+            return self.data.images, self.data.labels
+        if self._images is None:
+            self._images, self._labels = self._to_device(self.data.images), self._to_device(self.data.labels)
+        return self._images, self._labels
 
     def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
         """uint8 [B, C, H, W] -> float32 normalised, on this loader's device."""
-        x = images_uint8.to(self.device, non_blocking=True).float()
-        return (x - self._mean.to(self.device)) / self._std.to(self.device)
+        return (self._to_device(images_uint8).float() - self._mean) / self._std
 
     def __iter__(self):
         epoch = self._epoch
@@ -105,11 +131,13 @@ class BatchLoader:
         gen = torch.Generator().manual_seed(int(base) * 1_000_003 + int(epoch))
         n = len(self.data)
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        images, labels = self._source()
+        order = order.to(images.device)  # one copy per epoch
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
             idx = order[start:start + self.batch_size]
-            raw = self.data.images[idx]
-            y = self.data.labels[idx].to(self.device, non_blocking=True)
+            raw = images[idx]
+            y = self._to_device(labels[idx])
             if not self.augment:
                 yield self.normalize(raw), y
                 continue

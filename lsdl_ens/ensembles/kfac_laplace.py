@@ -214,13 +214,16 @@ class KFACLaplace:
         a, g = (f.double() for f in self.factors[name])
         n, tau = self.n_data, self.prior_precision
         if self.damping == "exact":
-            return n * torch.kron(a, g) + tau * torch.eye(a.shape[0] * g.shape[0], dtype=torch.float64)
+            return n * torch.kron(a, g) + tau * torch.eye(a.shape[0] * g.shape[0], dtype=torch.float64,
+                                                          device=a.device)
         lu, lv = self._decomposed[name]
         return torch.kron(lv @ lv.T, lu @ lu.T)
 
     def _noise(self, name: str, generator) -> Tensor:
         w = self._map[name]
-        z = torch.randn(w.shape, generator=generator, dtype=torch.float64)
+        # Z is drawn where the generator lives (the CPU by default: the same samples on every device), then moved
+        z = torch.randn(w.shape, generator=generator, dtype=torch.float64,
+                        device=generator.device if generator is not None else "cpu").to(w.device)
         if self.damping == "exact":
             qg, std, qa = self._decomposed[name]
             return qg @ (z * std) @ qa.T

@@ -67,10 +67,12 @@ class SnapshotRun:
         return [i for i, c in enumerate(self.costs) if c <= budget + 1e-9]
 
     def models(self, indices=None, device=None) -> list[nn.Module]:
-        """Networks holding the chosen snapshots (default all), in eval mode."""
+        """Networks holding the chosen snapshots (default all), in eval mode, on `device` (default
+        `lsdl_ens.train.default_device`)."""
         base = self.recipe["base"]
         indices = range(len(self)) if indices is None else indices
-        return [load_state(base, self.states[i]).to(device or "cpu").eval() for i in indices]
+        device = device or default_device()
+        return [load_state(base, self.states[i]).to(device).eval() for i in indices]
 
 
 def pack_states(states: list[dict], **tensors) -> dict:

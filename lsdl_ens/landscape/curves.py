@@ -231,7 +231,10 @@ def train_curve(curve: CurveModel, data, *, epochs: int, lr: float, weight_decay
         lr_now = curve_lr(epoch, epochs, lr)
         for group in optimizer.param_groups:
             group["lr"] = lr_now
-        loss_sum, wrong, seen = 0.0, 0, 0
+        # summed on the device (float64, as Python floats would be): no wait for the device within an epoch
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        wrong = torch.zeros((), dtype=torch.long, device=device)
+        seen = 0
         for batch in batches_of(epoch):
             x, y = batch[0].to(device), batch[1].to(device)
             t = torch.rand((), generator=t_generator).item()
@@ -242,14 +245,14 @@ def train_curve(curve: CurveModel, data, *, epochs: int, lr: float, weight_decay
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * len(y)
-            wrong += (logits.argmax(1) != y).sum().item()
+            loss_sum += loss.detach().double() * len(y)
+            wrong += (logits.argmax(1) != y).sum()
             seen += len(y)
             bar.update(1)
         history["epoch"].append(epoch + 1)
         history["lr"].append(lr_now)
-        history["loss"].append(loss_sum / max(seen, 1))
-        history["error"].append(wrong / max(seen, 1))
+        history["loss"].append(float(loss_sum) / max(seen, 1))
+        history["error"].append(int(wrong) / max(seen, 1))
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
     bar.close()
     return history

@@ -72,17 +72,20 @@ def loss_and_error(model: nn.Module, batches: Iterator, device: torch.device) ->
     """Mean cross-entropy (natural log) and error rate of ``model`` in eval mode over ``batches``."""
     was_training = model.training
     model.eval()
-    loss_sum, wrong, seen = 0.0, 0, 0
+    # summed on the device in float64 (as Python floats would be), read back once
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    wrong = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
     for batch in batches:
         x, y = batch[0].to(device), batch[1].to(device)
         logits = model(x)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
-        wrong += (logits.argmax(1) != y).sum().item()
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
+        wrong += (logits.argmax(1) != y).sum()
         seen += len(y)
     model.train(was_training)
     if seen == 0:
         raise ValueError("the evaluation data yielded no batch")
-    return loss_sum / seen, wrong / seen
+    return float(loss_sum) / seen, int(wrong) / seen
 
 
 def evaluate_point(model: nn.Module, state: dict, eval_batches: Batches, *, bn_batches: Batches | None,

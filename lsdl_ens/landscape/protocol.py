@@ -41,6 +41,7 @@ from ..cache import default_cache
 from ..data import BatchLoader, ImageSet, balanced_subset
 from ..profiles import Profile, get_profile
 from ..recipes import load_state, profile_data, profile_transfer, train
+from ..train import default_device
 from .linear import linear_path
 
 __all__ = ["LANDSCAPE_SIZES", "landscape_sizes", "landscape_data", "bn_batches", "cached_arrays",
@@ -124,7 +125,7 @@ def pair_path(p: Profile, recipe_a: dict, recipe_b: dict, n_alphas: int, domain:
             a, b = states
         else:
             a, b = train(recipe_a)[0].state_dict(), train(recipe_b)[0].state_dict()
-        template = load_state(recipe_a, a)
+        template = load_state(recipe_a, a).to(default_device())  # evaluated where the models were trained
         return linear_path(template, a, b, data["eval"], bn_data=data["bn"], train_data=data["train_eval"],
                            alphas=np.linspace(0.0, 1.0, n_alphas))
 

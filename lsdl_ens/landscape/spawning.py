@@ -21,7 +21,7 @@ from ..data import BatchLoader
 from ..profiles import get_profile
 from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, training_set
 from ..schedules import cosine_lr
-from ..train import Callback, fit, make_optimizer
+from ..train import Callback, default_device, fit, make_optimizer
 from .linear import barrier
 from .protocol import landscape_sizes, pair_path
 
@@ -83,7 +83,7 @@ def _parent_checkpoint(flat: dict, k: int, model: nn.Module, optimizer: torch.op
     for i, q in enumerate(params):
         key = f"{k}.momentum.{i}"
         if key in flat:
-            optimizer.state[q]["momentum_buffer"] = flat[key].clone()
+            optimizer.state[q]["momentum_buffer"] = flat[key].to(q.device, copy=True)
 
 
 def _spawn_parent(recipe: dict, spawn_epochs) -> dict:
@@ -91,11 +91,13 @@ def _spawn_parent(recipe: dict, spawn_epochs) -> dict:
     key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe["epochs"]})}
 
     def build():
-        model = build_from_recipe(recipe)
+        device = default_device()  # the device of lsdl_ens.recipes.train, so the parent is the standard run
+        model = build_from_recipe(recipe).to(device)
         optimizer = make_optimizer("sgd", model, recipe["lr"], recipe["weight_decay"])
         snaps = _Snapshots(key["spawn_epochs"])
         fit(model, _loader(recipe, recipe["seed"], 0), epochs=recipe["epochs"], optimizer=optimizer,
-            lr_schedule=_schedule(recipe, 0), seed=recipe["seed"], callbacks=[snaps], desc="spawn parent")
+            lr_schedule=_schedule(recipe, 0), seed=recipe["seed"], callbacks=[snaps], device=device,
+            desc="spawn parent")
         return _flatten_payload(snaps.saved), {}
 
     return default_cache().get_or_create("spawn_parent", key, build)[0]
@@ -108,11 +110,12 @@ def _spawn_child(recipe: dict, spawn_epochs, k: int, child_seed: int) -> dict:
 
     def build():
         parent = _spawn_parent(recipe, spawn_epochs)
-        model = build_from_recipe(recipe)
+        device = default_device()
+        model = build_from_recipe(recipe).to(device)
         optimizer = make_optimizer("sgd", model, recipe["lr"], recipe["weight_decay"])
         _parent_checkpoint(parent, k, model, optimizer)
         fit(model, _loader(recipe, child_seed, k), epochs=recipe["epochs"] - k, optimizer=optimizer,
-            lr_schedule=_schedule(recipe, k), seed=child_seed, desc=f"child spawned at {k}")
+            lr_schedule=_schedule(recipe, k), seed=child_seed, device=device, desc=f"child spawned at {k}")
         return model.state_dict(), {}
 
     return default_cache().get_or_create("spawn_child", key, build)[0]
