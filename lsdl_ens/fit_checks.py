@@ -30,7 +30,10 @@ def scheduled_lr(schedule, step) -> float:
 
 def check_finite_weights(model, epochs: int) -> None:
     """After training: NaN/inf weights (e.g. a huge learning rate on one batch) stop here, naming the tensor."""
-    for name, p in model.named_parameters():
+    params = list(model.named_parameters())
+    if not params or bool(torch.stack([torch.isfinite(p).all() for _, p in params]).all()):  # one device sync
+        return
+    for name, p in params:
         if not torch.isfinite(p).all():
             raise FloatingPointError(f"parameter {name!r} holds NaN/inf after {epochs} epoch(s) of training; lower "
                                      "the learning rate and check the inputs for NaN/inf")
