@@ -1,5 +1,9 @@
 """Helpers for the autograded assignments: shortcut protection and readable feedback.
 
+At grading time (``lsdl-ens autograde``, see `remote` and the book's Grading page) the student's code runs in a
+separate sandboxed process and `call_student` receives a proxy: the call runs there, on copies of the arguments,
+and only plain data comes back. In the student's own notebook the in-kernel guard below gives early feedback.
+
 The hidden tests of every assignment compare a student's function with the reference in `lsdl_ens`. Two rules:
 
 1. The student's function must compute the answer itself. `forbid_library_calls()` runs it with a trace hook
@@ -47,7 +51,12 @@ def forbid_library_calls(package_dir: str = _PACKAGE_DIR):
 
 
 def call_student(fn, *args, **kwargs):
-    """Call a student's function under `forbid_library_calls`."""
+    """Call a student's function: in the grading sandbox when `fn` is a sandbox proxy, else under
+    `forbid_library_calls` (the student's own notebook)."""
+    from .remote import StudentFunction
+
+    if isinstance(fn, StudentFunction):
+        return fn(*args, **kwargs)
     with forbid_library_calls():
         return fn(*args, **kwargs)
 
