@@ -2,6 +2,7 @@
 
     lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...]   re-execute chapter notebooks in place
     lsdl-ens profiles                                                 print the run-profile table
+    lsdl-ens autograde ASSIGNMENT [--student S] [--force]             grade submissions in the sandbox
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
 PNG) in the notebook, and reports the time per notebook. Training inside the notebooks goes through the checkpoint
@@ -67,7 +68,17 @@ def main(argv: list[str] | None = None) -> int:
                      help="run profile (default: $LSDL_PROFILE, else gpu with CUDA, else cpu)")
     fig.add_argument("--chapter", action="append", help="chapter notebook stem (repeatable); default: all")
     sub.add_parser("profiles", help="print the run-profile table")
+    grade = sub.add_parser("autograde", help="nbgrader autograde with student code in a sandboxed process")
+    grade.add_argument("assignment")
+    grade.add_argument("--student", default=None, help="one student id (default: every submission)")
+    grade.add_argument("--force", action="store_true", help="re-grade submissions that were graded before")
+    grade.add_argument("--no-sandbox", action="store_true", help="UNSAFE, debugging only: no isolation")
     args = parser.parse_args(argv)
+
+    if args.command == "autograde":
+        from .grading.autograde import autograde
+
+        return autograde(args.assignment, args.student, args.no_sandbox, ["--force"] if args.force else [])
 
     from .profiles import get_profile, profile_table
 

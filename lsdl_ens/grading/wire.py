@@ -140,13 +140,16 @@ def load_state(module, payload):
 def module_update(module):
     """What the other side needs to mirror in-place changes of `module`: its state and training flags."""
     return {"state": {k: _tensor_payload(v) for k, v in module.state_dict().items()},
-            "training": [bool(m.training) for m in module.modules()]}
+            "training": [bool(m.training) for m in module.modules()],
+            "momentum": [getattr(m, "momentum", None) for m in module.modules()]}
 
 
 def apply_module_update(module, update):
     load_state(module, update["state"])
-    for m, flag in zip(module.modules(), update["training"]):
+    for m, flag, momentum in zip(module.modules(), update["training"], update["momentum"]):
         m.training = flag
+        if hasattr(m, "momentum") and (momentum is None or type(momentum) in (int, float)):
+            m.momentum = momentum
 
 
 def decode(data, make_callback=None):
