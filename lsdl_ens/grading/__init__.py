@@ -17,6 +17,7 @@ The hidden tests of every assignment compare a student's function with the refer
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 
@@ -86,8 +87,13 @@ def assert_close(got, expected, *, what: str, context: str = "", atol: float = 1
     if got_t.shape != exp_t.shape:
         raise AssertionError(f"{what}{where}: expected shape {tuple(exp_t.shape)}, got shape {tuple(got_t.shape)}")
     if not torch.allclose(got_t, exp_t, atol=atol, rtol=rtol, equal_nan=True):
-        diff = (got_t - exp_t).abs()
-        diff = diff[~diff.isnan()] if diff.numel() > 1 else diff
-        detail = f"expected {exp_t.item():.6g}, got {got_t.item():.6g}" if exp_t.numel() == 1 else \
-            f"max abs difference {diff.max().item():.3g} over {exp_t.numel()} entries"
+        if exp_t.numel() == 1:
+            detail = f"expected {exp_t.item():.6g}, got {got_t.item():.6g}"
+        else:
+            diff = (got_t - exp_t).abs().flatten()
+            diff = torch.where(diff.isnan(), torch.full_like(diff, math.inf), diff)  # a NaN mismatch is the worst
+            worst = int(diff.argmax())
+            index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), exp_t.shape))
+            detail = (f"max abs difference {diff[worst].item():.3g} over {exp_t.numel()} entries, at index {index}: "
+                      f"expected {exp_t.flatten()[worst].item():.6g}, got {got_t.flatten()[worst].item():.6g}")
         raise AssertionError(f"{what}{where}: {detail} (tolerance atol={atol}, rtol={rtol})")

@@ -12,6 +12,8 @@ autograded and feedback notebooks show what the student wrote.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import os
 
 from nbconvert.preprocessors import Preprocessor
@@ -26,32 +28,63 @@ def unsafe() -> bool:
     return os.environ.get("LSDL_GRADING_UNSAFE") == "1"
 
 
+def graded_names(trusted_sources: list[str]) -> list[str]:
+    """Names the trusted cells use but do not define and that are not builtins: the student's functions.
+
+    Only these come back from the sandbox as proxies, so a student cannot replace a test helper (``small_net``),
+    an import (``torch``) or a builtin (``isinstance``, ``range``) seen by the tests."""
+    used, bound = set(), set(dir(builtins))
+    for source in trusted_sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+    return sorted(used - bound)
+
+
 class IsolateStudentCells(Preprocessor):
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.api import Gradebook
 
         info = resources["nbgrader"]
         options = f"refused={refused_modules(info['assignment'])!r}, unsafe={unsafe()!r}"
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
         with Gradebook(info["db_url"]) as gb:
-            for cell in nb.cells:
-                if cell.cell_type != "code":
-                    continue
-                meta = cell.metadata.get("nbgrader", {})
-                source_cell = None
-                if meta.get("grade_id"):
-                    try:
-                        source_cell = gb.find_source_cell(meta["grade_id"], info["notebook"], info["assignment"])
-                    except MissingEntry:
-                        source_cell = None
-                trusted = source_cell is not None and source_cell.locked and source_cell.source == cell.source
-                cell.metadata[KEY] = cell.source
-                if trusted and meta.get("grade"):
-                    continue
-                if trusted:
-                    cell.source = CALL.format(fn="shared_cell", args=f"{cell.source!r}, {options}") + "\n" + cell.source
-                else:
-                    cell.source = CALL.format(fn="student_cell", args=f"{cell.source!r}, globals(), {options}")
+            trusted = [self._trusted(gb, cell, info) for cell in code]
+        exported = graded_names([cell.source for cell, ok in zip(code, trusted) if ok])
+        for cell, ok in zip(code, trusted):
+            cell.metadata[KEY] = cell.source
+            if ok and cell.metadata.get("nbgrader", {}).get("grade"):
+                continue
+            if ok:
+                cell.source = CALL.format(fn="shared_cell", args=f"{cell.source!r}, {options}") + "\n" + cell.source
+            else:
+                cell.source = CALL.format(fn="student_cell",
+                                          args=f"{cell.source!r}, globals(), {options}, exported={exported!r}")
         return nb, resources
+
+    @staticmethod
+    def _trusted(gb, cell, info) -> bool:
+        """A locked cell of the gradebook whose source nbgrader has restored (so the student did not write it)."""
+        from nbgrader.api import MissingEntry
+
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if not grade_id:
+            return False
+        try:
+            source_cell = gb.find_source_cell(grade_id, info["notebook"], info["assignment"])
+        except MissingEntry:
+            return False
+        return bool(source_cell.locked) and source_cell.source == cell.source
 
 
 class RestoreStudentCells(Preprocessor):

@@ -134,8 +134,10 @@ def shared_cell(source: str, refused=(), unsafe=False) -> None:
         print(f"(setup cell failed in the grading sandbox: {reply['error']})")
 
 
-def student_cell(source: str, namespace: dict, refused=(), unsafe=False) -> None:
-    """Run a student's cell in the sandbox; the functions it defines become proxies in `namespace`."""
+def student_cell(source: str, namespace: dict, refused=(), unsafe=False, exported=None) -> None:
+    """Run a student's cell in the sandbox; the functions it defines become proxies in `namespace`.
+
+    Only names listed in `exported` (the functions the tests call, when given) are bound here."""
     s = session(refused, unsafe)
     try:
         reply = s.cell(source, keep=False)
@@ -145,7 +147,7 @@ def student_cell(source: str, namespace: dict, refused=(), unsafe=False) -> None
     if reply.get("printed"):
         print(reply["printed"], end="")
     for name, is_callable in reply.get("defined", {}).items():
-        if is_callable:
+        if is_callable and (exported is None or name in exported):
             namespace[name] = StudentFunction(s, name)
     if "error" in reply:
         print(reply.get("traceback", ""))

@@ -25,6 +25,7 @@ _LAYERS = {  # layer type -> constructor arguments read from the instance
     "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias"),
 }
 MAX_DEPTH = 20
+MAX_MODEL_PARAMETERS = 50_000_000  # a model sent by the student may not make the grader allocate more
 
 
 class WireError(TypeError):
@@ -110,6 +111,9 @@ def _module(spec):
     if kind not in _LAYERS:
         raise WireError(f"unknown layer type {kind!r}")
     cls = getattr(torch.nn, kind)
+    sizes = [v for k, v in spec["args"].items() if k != "bias" and type(v) is int]
+    if any(v < 0 or v > 10**6 for v in sizes) or math.prod(sizes[:2] or [0]) > MAX_MODEL_PARAMETERS:
+        raise WireError(f"model layer {kind} with sizes {sizes} is too large to be sent")
     if kind == "Sequential":
         m = cls()
     else:
