@@ -27,7 +27,8 @@ pytestmark = pytest.mark.course
 
 def nbgrader(*args, course: Path):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               LSDL_PROGRESS="0")
+               LSDL_PROGRESS="0",
+               PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the kernel grades with this tree
     common = [f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
               f"--CourseDirectory.submitted_directory={course / 'submitted'}",
               f"--CourseDirectory.autograded_directory={course / 'autograded'}",

@@ -166,3 +166,32 @@ def test_assignment_intros_state_their_rules():
         intro = nbformat.read(nb_path, as_version=4).cells[0].source
         for module in rules.refused_modules(nb_path.parent.name):
             assert f"`{module}`" in intro, f"{nb_path.name}: intro does not state that {module} is refused"
+
+
+def test_only_tested_function_names_come_back():
+    from lsdl_ens.grading.preprocess import graded_names
+
+    setup = "import torch\nimport math\ndef small_net(seed):\n    return torch.nn.Linear(2, 2)"
+    test = ("from lsdl_ens.grading import assert_close, call_student\nimport lsdl_ens.metrics as reference\n"
+            "for n in range(3):\n    net = small_net(n)\n    assert isinstance(call_student(nll, net), float)\n"
+            "    assert_close(brier(n), reference.brier(n), what='b')")
+    assert graded_names([setup, test]) == ["brier", "nll"]
+
+
+def test_assert_close_feedback_names_expected_got_and_input():
+    from lsdl_ens.grading import assert_close
+
+    with pytest.raises(AssertionError, match=r"ece on N=3: expected 0\.5, got 0\.25"):
+        assert_close(0.25, 0.5, what="ece", context="N=3")
+    with pytest.raises(AssertionError, match=r"at index \(1, 0\): expected 3, got nan"):
+        assert_close(torch.tensor([[1.0, 2.0], [math.nan, 4.0]]), torch.tensor([[1.0, 2.0], [3.0, 4.0]]), what="w")
+    with pytest.raises(AssertionError, match="returned None"):
+        assert_close(None, 1.0, what="nll")
+
+
+def test_cli_has_autograde():
+    from lsdl_ens.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["autograde", "--help"])
+    assert exit_info.value.code == 0

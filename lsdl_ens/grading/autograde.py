@@ -58,7 +58,8 @@ def self_check(course: Path = ROOT) -> None:
 
 
 def autograde(assignment: str, student: str | None = None, unsafe: bool = False, extra: list[str] = ()) -> int:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # kernels grade with this package
     if unsafe:
         print("WARNING: --no-sandbox: student code runs unprotected on this machine (debugging only).")
         env["LSDL_GRADING_UNSAFE"] = "1"

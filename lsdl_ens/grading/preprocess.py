@@ -17,6 +17,7 @@ import builtins
 import os
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .rules import refused_modules
 
@@ -52,6 +53,7 @@ def graded_names(trusted_sources: list[str]) -> list[str]:
 
 
 class IsolateStudentCells(Preprocessor):
+    enabled = Bool(True)  # nbconvert preprocessors are off unless enabled; nbgrader registers them as they are
     def preprocess(self, nb, resources):
         from nbgrader.api import Gradebook
 
@@ -88,6 +90,7 @@ class IsolateStudentCells(Preprocessor):
 
 
 class RestoreStudentCells(Preprocessor):
+    enabled = Bool(True)
     def preprocess_cell(self, cell, resources, index):
         if KEY in cell.metadata:
             cell.source = cell.metadata.pop(KEY)
