@@ -22,7 +22,9 @@ _LAYERS = {  # layer type -> constructor arguments read from the instance
     "Linear": ("in_features", "out_features", "bias"),
     "BatchNorm1d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
     "BatchNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
-    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "bias"),
+    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"),
+    "AdaptiveAvgPool2d": ("output_size",), "MaxPool2d": ("kernel_size", "stride", "padding"),
+    "AvgPool2d": ("kernel_size", "stride", "padding"), "Dropout": ("p",),
 }
 MAX_DEPTH = 20
 MAX_MODEL_PARAMETERS = 50_000_000  # a model sent by the student may not make the grader allocate more
