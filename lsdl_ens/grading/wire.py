@@ -73,7 +73,7 @@ def encode(value, callbacks=None, depth=0):
     if t in (list, tuple):
         items = [encode(v, callbacks, depth + 1) for v in value]
         return items if t is list else {TUPLE: items}
-    if t is dict:
+    if t is dict or (t.__module__ == "collections" and t.__name__ == "OrderedDict"):  # state_dict() is ordered
         return {DICT: [[encode(k, callbacks, depth + 1), encode(v, callbacks, depth + 1)] for k, v in value.items()]}
     mod = t.__module__.split(".")[0]
     if mod == "torch" and t.__name__ in ("Tensor", "Parameter"):
