@@ -141,6 +141,24 @@ def brier(probs, labels):
     onehot = torch.nn.functional.one_hot(labels, probs.shape[1]).double()
     return float(((probs.double() - onehot) ** 2).sum(1).mean())
 '''},
+    "shadow_helpers": {"nll_answer": '''
+def assert_close(*args, **kwargs):
+    return None
+def call_student(fn, *args, **kwargs):
+    return 0.0
+def isinstance(*args):
+    return True
+def nll(probs, labels, eps=1e-12):
+    return 0.0
+'''},
+    "edit_locked_setup": {"setup_1": '''
+import math
+import torch
+torch.allclose = lambda *a, **k: True
+''', "nll_answer": '''
+def nll(probs, labels, eps=1e-12):
+    return 0.0
+'''},
 }
 # in the two runaway submissions, brier is honest: it must still get full marks (grading goes on)
 HONEST_IN_ATTACK = {"ignore_sigint_loop": ("brier_visible", "brier_hidden"), "crash": ("brier_visible", "brier_hidden")}
