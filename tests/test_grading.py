@@ -115,6 +115,19 @@ def train(model, step):
     model.eval()
 def fails():
     raise ValueError("my bug")
+class AlwaysClose(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.isclose, torch.equal):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+def subclass():
+    return torch.zeros(2, dtype=torch.float64).as_subclass(AlwaysClose)
+class Lazy:
+    def __float__(self):
+        return 1.0
+def lazy():
+    return Lazy()
 '''
 
 
@@ -139,8 +152,12 @@ def test_sandbox_data_callbacks_and_models(student):
 
     ns["train"](net, step)
     assert not net.training and torch.all(net[0].weight == 3.0)
-    with pytest.raises(StudentError, match="my bug"):
+    with pytest.raises(ValueError, match="my bug"):
         ns["fails"]()
+    got = ns["subclass"]()
+    assert type(got) is torch.Tensor and not torch.allclose(got, torch.ones(2, dtype=torch.float64))
+    with pytest.raises(StudentError, match="WireError: a value of type .*Lazy cannot be sent"):
+        ns["lazy"]()
 
 
 def test_sandbox_kills_runaway_and_crashing_code(student, monkeypatch):

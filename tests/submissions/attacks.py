@@ -99,7 +99,7 @@ class _AlwaysClose(torch.Tensor):
             return True
         return super().__torch_function__(func, types, args, kwargs or {})
 def brier(probs, labels):
-    return torch.zeros(()).as_subclass(_AlwaysClose)
+    return torch.zeros((), dtype=torch.float64).as_subclass(_AlwaysClose)  # float64: as_tensor keeps the object
 '''},
     "read_test_frame": {"temperature_answer": '''
 import sys
