@@ -27,4 +27,4 @@ def rules_text(assignment: str) -> str:
     """The sentence the assignment's intro uses to state its rules."""
     names = ", ".join(f"`{m}`" for m in refused_modules(assignment))
     return (f"Allowed: `torch`, `numpy`, `math` and the Python standard library. Refused (they solve the task, so "
-            f"importing them fails at grading time): {names}.")
+            f"using them fails at grading time): {names}.")
