@@ -66,8 +66,7 @@ def student():
         if is_callable:
             ns[name] = StudentFunction(session, name)
     yield session, ns
-    if session.proc is not None:
-        session.proc.kill()
+    session.close()
 
 
 PROBES = '''

@@ -51,8 +51,7 @@ def self_check(course: Path = ROOT) -> None:
         session.cell(PROBE)
         seen = session.call("probe", (protected_paths(course),), {})
     finally:
-        if session.proc is not None:
-            session.proc.kill()
+        session.close()
     if seen:
         raise SandboxError(f"the grading sandbox leaks {seen}; refusing to grade")
 

@@ -12,6 +12,7 @@ had run without a time-out or crash; a function that timed out is not called aga
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 
@@ -96,6 +97,12 @@ class Session:
             self.proc = None
             raise
 
+    def close(self) -> None:
+        """Stop the worker (and remove its scratch files)."""
+        if self.proc is not None:
+            stop_worker(self.proc)
+            self.proc = None
+
     def cell(self, source: str, keep: bool = True) -> dict:
         reply = self.run({"op": "cell", "source": source}, timeout=CELL_SECONDS)
         if keep:
@@ -138,6 +145,7 @@ def session(refused=(), unsafe=False) -> Session:
     global _SESSION
     if _SESSION is None:
         _SESSION = Session(list(refused), unsafe)
+        atexit.register(_SESSION.close)
     return _SESSION
 
 

@@ -125,6 +125,7 @@ def start_worker(refused: list[str], unsafe: bool = False) -> subprocess.Popen:
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     python = [sys.executable, "-I", "-c", worker_source()]
+    scratch = None
     if unsafe:
         command = python
     else:
@@ -138,7 +139,7 @@ def start_worker(refused: list[str], unsafe: bool = False) -> subprocess.Popen:
                    "--", "sh", "-c", script, "sandbox", *python]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, preexec_fn=_limits, bufsize=0)
-    proc.inbox = b""
+    proc.inbox, proc.scratch = b"", scratch  # stub files bound into the sandbox; stop_worker removes them
     try:
         hello = read_message(proc, timeout=60)
     except (StudentTimeout, SandboxError) as exc:
@@ -154,8 +155,10 @@ def stop_worker(proc: subprocess.Popen) -> str:
     """Kill the worker's whole process group; returns the tail of its stderr."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
+    if getattr(proc, "scratch", None) is not None:
+        shutil.rmtree(proc.scratch, ignore_errors=True)
     try:
         _, err = proc.communicate(timeout=10)
     except (subprocess.TimeoutExpired, ValueError, OSError):
