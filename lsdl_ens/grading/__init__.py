@@ -23,7 +23,8 @@ import sys
 
 import torch
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_GRADING_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(_GRADING_DIR)
 
 
 class ShortcutError(AssertionError):
@@ -37,7 +38,7 @@ def forbid_library_calls(package_dir: str = _PACKAGE_DIR):
 
     def tracer(frame, event, arg):
         if event == "call" and frame.f_code.co_filename.startswith(package_dir) \
-                and not frame.f_code.co_filename.endswith("grading.py"):
+                and not frame.f_code.co_filename.startswith(_GRADING_DIR):  # the guard's own frames
             name = f"{os.path.relpath(frame.f_code.co_filename, os.path.dirname(package_dir))}:" \
                    f"{frame.f_code.co_name}"
             raise ShortcutError(f"your function called the reference library ({name}); graded functions must "
