@@ -11,11 +11,19 @@ import pytest
 import torch
 
 import lsdl_ens.metrics as M
-from lsdl_ens.grading import ShortcutError, assert_close, call_student, forbid_library_calls, remote, rules, wire
-from lsdl_ens.metrics import ece as imported_ece
+from lsdl_ens.grading import (
+    ShortcutError,
+    assert_close,
+    call_student,
+    forbid_library_calls,
+    remote,
+    rules,
+    wire,
+)
 from lsdl_ens.grading.autograde import protected_paths, self_check
 from lsdl_ens.grading.remote import StudentError, StudentFunction
 from lsdl_ens.grading.sandbox import StudentTimeout
+from lsdl_ens.metrics import ece as imported_ece
 
 ROOT = Path(__file__).resolve().parent.parent
 

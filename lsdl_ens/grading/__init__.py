@@ -43,7 +43,7 @@ def forbid_library_calls(package_dir: str = _PACKAGE_DIR):
                    f"{frame.f_code.co_name}"
             raise ShortcutError(f"your function called the reference library ({name}); graded functions must "
                                 "compute the result themselves (torch and numpy are fine)")
-        return None  # do not trace inside frames: only calls matter
+        # do not trace inside frames: only calls matter
 
     sys.settrace(tracer)
     try:

@@ -17,10 +17,17 @@ import os
 import time
 
 from . import wire
-from .sandbox import SandboxError, StudentTimeout, read_message, send_message, start_worker, stop_worker
+from .sandbox import (
+    SandboxError,
+    StudentTimeout,
+    read_message,
+    send_message,
+    start_worker,
+    stop_worker,
+)
 
-CALL_SECONDS = float(os.environ.get("LSDL_GRADING_CALL_SECONDS", 30))  # wall-clock limit of one call
-CELL_SECONDS = float(os.environ.get("LSDL_GRADING_CELL_SECONDS", 60))  # ... of running one student cell
+CALL_SECONDS = float(os.environ.get("LSDL_GRADING_CALL_SECONDS", "30"))  # wall-clock limit of one call
+CELL_SECONDS = float(os.environ.get("LSDL_GRADING_CELL_SECONDS", "60"))  # ... of running one student cell
 _SESSION = None
 
 

@@ -138,7 +138,7 @@ def start_worker(refused: list[str], unsafe: bool = False) -> subprocess.Popen:
         command = ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--kill-child",
                    "--", "sh", "-c", script, "sandbox", *python]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, preexec_fn=_limits, bufsize=0)
+                            env=env, preexec_fn=_limits, bufsize=0)  # noqa: PLW1509 - rlimits before exec
     proc.inbox, proc.scratch = b"", scratch  # stub files bound into the sandbox; stop_worker removes them
     try:
         hello = read_message(proc, timeout=60)

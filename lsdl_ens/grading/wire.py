@@ -48,8 +48,6 @@ def _tensor_payload(t):
 
 def _module_spec(m, depth):
     kind = type(m).__name__
-    import torch
-
     if kind not in _LAYERS or type(m).__module__.split(".")[0] != "torch":
         raise WireError(f"models with layers of type {type(m).__name__} cannot be sent")
     args = {}

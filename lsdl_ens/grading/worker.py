@@ -10,10 +10,10 @@ send ``{"op": "callback", "id", "args"}`` and waits for its ``{"op": "return"}``
 (a gradient function, an evaluation function, a model factory) runs in the grading kernel on plain data.
 """
 
+# ruff: noqa: F821 - encode, decode, dumps, loads, ... come from wire.py, executed just before this file
 import contextlib
 import io
 import os
-import sys
 import traceback
 
 _CHANNEL_IN = os.fdopen(os.dup(0), "r")
@@ -79,7 +79,7 @@ def _run(namespace, request):
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             if request["op"] == "cell":
-                exec(compile(request["source"], "<cell>", "exec"), namespace)
+                exec(compile(request["source"], "<cell>", "exec"), namespace)  # noqa: S102 - the sandbox's job
                 result = None
             else:
                 args = decode(request["args"], _callback)
@@ -91,7 +91,7 @@ def _run(namespace, request):
             reply = {"op": "done", "defined": {k: callable(namespace[k]) for k in names}}
         else:
             reply = {"op": "done", "value": encode(_plain(result)), "updates": [module_update(m) for m in models]}
-    except BaseException as exc:  # the student's error, reported in the grading kernel
+    except BaseException as exc:  # noqa: BLE001 - the student's error, reported in the grading kernel
         if isinstance(exc, SystemExit):
             exc = RuntimeError("your code called exit()")
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
@@ -107,7 +107,7 @@ def main():
         request = _receive()
         try:
             _run(namespace, request)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - e.g. a reply that cannot be encoded
             _send({"op": "done", "error": f"{type(exc).__name__}: {exc}"[:2000], "printed": ""})
 
 
