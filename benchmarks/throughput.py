@@ -94,7 +94,7 @@ def pipelines(args, data, device) -> list[tuple]:
         for workers in args.workers:
             ours_ips, base_ips = [], []
             for _ in range(args.repeats):  # alternate so both see the same machine load
-                for make, out in ((ours, ours_ips), (lambda: theirs(workers), base_ips)):
+                for make, out in ((ours, ours_ips), (lambda w=workers: theirs(w), base_ips)):
                     torch.manual_seed(0)
                     model = build_model(args.model).to(device) if what == "train step" else None
                     out.append(images_per_second(make(), args.images, device, model))

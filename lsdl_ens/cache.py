@@ -28,7 +28,7 @@ import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from filelock import FileLock, Timeout

@@ -133,7 +133,7 @@ def _check_field(field: str, value):
 ALLOW_GPU_PROFILE_ON_CPU = "LSDL_ALLOW_GPU_PROFILE_ON_CPU"
 
 
-def check_profile_device(profile: "str | Profile") -> None:
+def check_profile_device(profile: str | Profile) -> None:
     """Raise if the ``gpu`` profile was chosen but training would run on the CPU (no CUDA, no other
     ``LSDL_DEVICE``), unless ``LSDL_ALLOW_GPU_PROFILE_ON_CPU=1``.
 
@@ -152,7 +152,7 @@ def check_profile_device(profile: "str | Profile") -> None:
         f"(lsdl-ens figures --allow-cpu) to run it on the CPU anyway.")
 
 
-def announce(profile: "str | Profile | None" = None) -> Profile:
+def announce(profile: str | Profile | None = None) -> Profile:
     """Print the run profile and the device, as the first cell of every chapter does; returns the profile.
 
     Raises:

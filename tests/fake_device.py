@@ -87,7 +87,7 @@ class _DeviceGenerator(torch.Generator):
 _DEVICE_GENERATORS: dict[int, torch.Generator] = {}  # _cdata -> generator made by fake_device (kept alive)
 
 
-_ACTIVE: list["FakeDeviceMode"] = []
+_ACTIVE: list[FakeDeviceMode] = []
 
 
 def _on_device(device) -> bool:

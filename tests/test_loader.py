@@ -62,3 +62,10 @@ def test_loader_argument_errors():
         BatchLoader(_toy(), 0)
     with pytest.raises(ValueError, match="data must be an lsdl_ens.data.ImageSet"):
         BatchLoader(torch.zeros(3), 4)
+
+
+@pytest.mark.parametrize("bad, error", [(2.5, TypeError), (True, TypeError), (0, ValueError), ("8", TypeError)])
+def test_batch_size_is_checked_when_the_loader_is_made(bad, error):
+    data = ImageSet(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(error, match="batch_size"):
+        BatchLoader(data, bad)

@@ -143,7 +143,7 @@ def motion_blur(images, severity, generator):
     return motion_blur_uint8(images, radius, sigma, angles)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def zoom_blur_operator(severity):
     """The zoom blur of one 32 x 32 plane as a sparse CSR matrix [1024, 1024] (about 12 non-zeros a row):
     (I + sum over factors z of M_z kron M_z) / (number of factors + 1), M_z = ``clipped_zoom_matrix(z)``."""

@@ -43,7 +43,8 @@ class ImageSet:
         if len(self.images) != len(self.labels):
             raise ValueError(f"images has {len(self.images)} rows but labels has {len(self.labels)}")
         if len(self.labels) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)):
-            raise ValueError(f"labels must lie in [0, {len(self.classes) - 1}] to match the {len(self.classes)} classes")
+            raise ValueError(f"labels must lie in [0, {len(self.classes) - 1}] to match the "
+                             f"{len(self.classes)} classes")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -52,12 +53,12 @@ class ImageSet:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def subset(self, indices) -> "ImageSet":
+    def subset(self, indices) -> ImageSet:
         """The examples at `indices` (a tensor or list of ints), same classes."""
         idx = torch.as_tensor(indices, dtype=torch.long)
         return ImageSet(self.images[idx], self.labels[idx], self.classes)
 
-    def select_classes(self, class_names) -> "ImageSet":
+    def select_classes(self, class_names) -> ImageSet:
         """Keep only the named classes and relabel them 0..k-1 in the order given."""
         unknown = [c for c in class_names if c not in self.classes]
         if unknown:
@@ -71,6 +72,6 @@ class ImageSet:
     def class_counts(self) -> torch.Tensor:
         return torch.bincount(self.labels, minlength=self.num_classes)
 
-    def with_images(self, images: torch.Tensor) -> "ImageSet":
+    def with_images(self, images: torch.Tensor) -> ImageSet:
         """The same labels with other images (e.g. a corrupted copy)."""
         return ImageSet(images, self.labels, self.classes)

@@ -169,7 +169,7 @@ def motion_blur_uint8(images, radius, sigma, angles):
     return out.round_().clamp_(0, 255).to(torch.uint8).reshape(n, c, h, w)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pil_box_coefficients(n_in, n_out):
     """Pillow's fixed-point BOX resampling matrix along one axis: n_out x n_in integers (as float64), sum 2^22."""
     scale = n_in / n_out

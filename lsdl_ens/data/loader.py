@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from ..checks import positive_int
 from .dataset import CIFAR10_MEAN, CIFAR10_STD, ImageSet
 
 
@@ -64,8 +65,7 @@ class BatchLoader:
                  resident: bool | None = None):
         if not isinstance(data, ImageSet):
             raise ValueError(f"data must be an lsdl_ens.data.ImageSet; got {type(data).__name__}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        batch_size = positive_int("batch_size", batch_size, fix="pass a whole number of examples per batch, e.g. 128")
         if views < 1:
             raise ValueError(f"views must be >= 1; got {views}")
         if views > 1 and not augment:
@@ -89,7 +89,7 @@ class BatchLoader:
     def num_examples(self) -> int:
         return len(self.data)
 
-    def to(self, device) -> "BatchLoader":
+    def to(self, device) -> BatchLoader:
         """The same loader putting batches on `device`."""
         device = torch.device(device)
         if getattr(self, "device", None) != device:
@@ -146,7 +146,7 @@ class BatchLoader:
             yield (xs[0] if self.views == 1 else xs), y
 
 
-def as_loader(data, batch_size: int = 512, device=None) -> "BatchLoader | object":
+def as_loader(data, batch_size: int = 512, device=None) -> BatchLoader | object:
     """An evaluation loader for `data` (an `ImageSet`), or `data` itself if it is already iterable batches."""
     if isinstance(data, ImageSet):
         return BatchLoader(data, batch_size, shuffle=False, augment=False, device=device)
