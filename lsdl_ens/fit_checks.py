@@ -14,6 +14,7 @@ import torch
 from . import checks
 from .data import ImageSet
 
+PRECISIONS = ("fp32", "bf16")
 _LR_FIX = "pass a positive learning rate such as 0.05"
 _HOOKS = ("on_train_begin", "on_step_end", "on_epoch_end", "on_train_end")
 
@@ -26,6 +27,14 @@ def scheduled_lr(schedule, step) -> float:
         raise ValueError(f"lr_schedule returned {lr!r} at epoch {step.epoch}, batch {step.batch} (iteration "
                          f"{step.iteration}); a learning rate must be a finite number >= 0: {_LR_FIX}")
     return float(value)
+
+
+def check_finite_loss(loss_sum: float, epoch: int, batch: int, log_every: int) -> None:
+    """At each loss read-back (every `log_every` steps): a NaN/inf loss stops training, naming the batches."""
+    if not math.isfinite(loss_sum):
+        first = batch - (batch % log_every)
+        raise FloatingPointError(f"training loss became {loss_sum} in epoch {epoch}, batches {first}-{batch}; "
+                                 "lower the learning rate and check the inputs for NaN/inf")
 
 
 def check_finite_weights(model, epochs: int) -> None:
@@ -48,9 +57,16 @@ def _data_labels(data):
 
 
 def check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
-                        label_smoothing, train_step, eval_data) -> None:
+                        label_smoothing, train_step, eval_data, device, log_every, precision) -> None:
     """Every argument of ``fit`` that can be checked before training (see ``fit``'s Raises section)."""
     checks.module("model", model)
+    checks.device("device", device)
+    checks.positive_int("log_every", log_every, "pass how many steps between loss checks, e.g. 50")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if precision != "fp32" and train_step is not None:
+        raise ValueError(f"precision={precision!r} applies to the default train step; a custom train_step "
+                         "handles its own autocast")
     checks.nonneg_int("epochs", epochs, "pass the number of passes over the data, e.g. 10")
     checks.positive_int("batch_size", batch_size, "pass a whole number such as 128")
     checks.nonneg_int("seed", seed)

@@ -17,7 +17,6 @@ differ in the last bits, which training amplifies into small differences of the 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 from . import checks
 from .data import BatchLoader, ImageSet, as_loader
-from .fit_checks import check_finite_weights, check_fit_arguments, scheduled_lr
+from .fit_checks import check_finite_loss, check_finite_weights, check_fit_arguments, scheduled_lr
 
 
 @dataclass(frozen=True)
@@ -121,9 +120,6 @@ def make_optimizer(optimizer, model, lr: float, weight_decay: float):
                      f"got {optimizer!r}")
 
 
-PRECISIONS = ("fp32", "bf16")
-
-
 def cross_entropy_step(model, batch, optimizer, step: TrainStep, label_smoothing: float = 0.0,
                        precision: str = "fp32"):
     """The default training step: one SGD step on mean cross-entropy. Returns (loss, n_correct, n).
@@ -192,14 +188,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
     an ``ImageSet``/``BatchLoader`` and the default step (a custom ``train_step`` may use other targets).
     """
     check_fit_arguments(model, data, epochs, lr_schedule, weight_decay, callbacks, seed, batch_size,
-                        label_smoothing, train_step, eval_data)
-    checks.device("device", device)
-    checks.positive_int("log_every", log_every, "pass how many steps between loss checks, e.g. 50")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
-    if precision != "fp32" and train_step is not None:
-        raise ValueError(f"precision={precision!r} applies to the default train step; a custom train_step "
-                         "handles its own autocast")
+                        label_smoothing, train_step, eval_data, device, log_every, precision)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     torch.manual_seed(seed)
     model.to(device)
@@ -240,7 +229,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
             seen += n
             if (b + 1) % log_every == 0 or b + 1 == n_batches:
                 running = float(loss_sum)  # the only wait for the device within an epoch
-                _check_finite(running, epoch, b, log_every)
+                check_finite_loss(running, epoch, b, log_every)
                 bar.set_postfix(loss=f"{running / max(seen, 1):.3f}")
             for cb in callbacks:
                 cb.on_step_end(model, opt, step, loss)
@@ -263,13 +252,6 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
     for cb in callbacks:
         cb.on_train_end(model, opt)
     return history
-
-
-def _check_finite(loss_sum: float, epoch: int, batch: int, log_every: int) -> None:
-    if not math.isfinite(loss_sum):
-        first = batch - (batch % log_every)
-        raise FloatingPointError(f"training loss became {loss_sum} in epoch {epoch}, batches {first}-{batch}; "
-                                 "lower the learning rate and check the inputs for NaN/inf")
 
 
 @torch.no_grad()
