@@ -1,0 +1,132 @@
+"""Each chapter's claims as a file, and the book's "What reproduces" page that gathers them.
+
+A chapter ends with ``write_claims("04", claims, book_dir)``, which writes ``book/claims/04.json``::
+
+    {"chapter": "04", "claims": [{"id": ..., "claim": ..., "paper": ..., "paper_source": ..., "ours": ...,
+                                  "uncertainty": [low, high], "verdict": ..., "reason": ..., "unit": ...}, ...]}
+
+``build_reproduces_page(book_dir)`` reads every ``claims/NN.json`` and writes ``what_reproduces.md``: the number of
+claims per verdict and one table row per claim (chapter, claim, the paper's value and its source, ours with its
+95% interval, verdict, reason). ``lsdl-ens figures`` rebuilds the page after running the chapters; without any
+claims file the page says that no claim has been measured yet, so the book builds either way.
+
+Core module: imports only the standard library and ``lsdl_ens.claims``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .claims import VERDICTS, Claim
+
+__all__ = ["claims_path", "write_claims", "read_claims", "reproduces_markdown", "build_reproduces_page"]
+
+PAGE = "what_reproduces.md"
+
+
+def _chapter_id(chapter) -> str:
+    if isinstance(chapter, bool) or not isinstance(chapter, (int, str)):
+        raise TypeError(f"chapter must be a chapter number such as 4 or '04', got {chapter!r}")
+    text = str(chapter)
+    if not re.fullmatch(r"\d{1,2}", text):
+        raise ValueError(f"chapter must be a chapter number such as 4 or '04', got {chapter!r}")
+    return f"{int(text):02d}"
+
+
+def claims_path(chapter, book_dir) -> Path:
+    """``book_dir/claims/NN.json`` for chapter ``NN``."""
+    return Path(book_dir) / "claims" / f"{_chapter_id(chapter)}.json"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_claims(chapter, claims, book_dir) -> Path:
+    """Write a chapter's claims to ``book_dir/claims/NN.json`` (atomically: a reader never sees half a file)."""
+    path = claims_path(chapter, book_dir)
+    claims = list(claims) if not isinstance(claims, (str, bytes, dict)) else claims
+    if not isinstance(claims, list) or not all(isinstance(c, Claim) for c in claims):
+        raise TypeError("claims must be a list of lsdl_ens.claims.Claim; build them with make_claim")
+    ids = [c.id for c in claims]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ValueError(f"claims must have distinct ids, got {duplicated} more than once; rename them")
+    payload = {"chapter": _chapter_id(chapter), "claims": [c.to_dict() for c in claims]}
+    _atomic_write(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_claims(path) -> list[Claim]:
+    """The claims of one ``claims/NN.json`` file (a ValueError names the file when it is not one)."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        return [Claim(**{**c, "uncertainty": tuple(c["uncertainty"])}) for c in payload["claims"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{path} is not a claims file ({exc}); rerun its chapter to write it again") from None
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _chapter_titles(book_dir: Path) -> dict[str, str]:
+    """Chapter number -> the first heading of its notebook ``NN_*.ipynb`` (when there is one)."""
+    titles = {}
+    for nb in sorted(book_dir.glob("[0-9][0-9]_*.ipynb")):
+        try:
+            cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        except (ValueError, KeyError):
+            continue
+        for cell in cells:
+            source = "".join(cell.get("source", ""))
+            match = re.search(r"^#\s+(.+)$", source, flags=re.M) if cell.get("cell_type") == "markdown" else None
+            if match:
+                titles[nb.name[:2]] = match.group(1).strip()
+                break
+    return titles
+
+
+def reproduces_markdown(by_chapter: dict[str, list[Claim]], titles: dict[str, str] | None = None) -> str:
+    """The "What reproduces" page as MyST markdown (``by_chapter``: chapter number -> its claims)."""
+    titles = titles or {}
+    lines = ["# What reproduces", "",
+             "Every chapter ends by checking the papers' claims against its own measurements. This page gathers",
+             "them: the paper's value and where it comes from, ours with its 95% interval (over training seeds,",
+             "or over test images by a paired bootstrap), and a verdict that takes the interval into account:",
+             "a claim *holds* when the whole interval agrees with it, *does not hold* when the whole interval",
+             "contradicts it, and is *within noise* when the interval allows both.", ""]
+    claims = [(ch, c) for ch in sorted(by_chapter) for c in by_chapter[ch]]
+    if not claims:
+        lines += ["No claim has been measured yet: the chapters write their claims when they are run.", ""]
+        return "\n".join(lines)
+    counts = {v: sum(c.verdict == v for _, c in claims) for v in VERDICTS}
+    lines += [f"Of {len(claims)} claims, " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", "",
+              "| chapter | claim | paper (source) | ours | verdict | reason |", "|---|---|---|---|---|---|"]
+    for ch, c in claims:
+        chapter = f"{ch} {titles[ch]}" if ch in titles else ch
+        lines.append("| " + " | ".join(_cell(x) for x in (chapter, c.claim, f"{c.paper} ({c.paper_source})",
+                                                          c.measured, c.verdict, c.reason)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def build_reproduces_page(book_dir) -> Path:
+    """Read every ``book_dir/claims/NN.json`` and write ``book_dir/what_reproduces.md``; returns its path."""
+    book_dir = Path(book_dir)
+    by_chapter = {p.stem: read_claims(p) for p in sorted((book_dir / "claims").glob("[0-9][0-9].json"))}
+    path = book_dir / PAGE
+    _atomic_write(path, reproduces_markdown(by_chapter, _chapter_titles(book_dir)))
+    return path
