@@ -111,7 +111,7 @@ def reproduces_markdown(by_chapter: dict[str, list[Claim]], titles: dict[str, st
              "contradicts it, and is *within noise* when the interval allows both.", ""]
     claims = [(ch, c) for ch in sorted(by_chapter) for c in by_chapter[ch]]
     if not claims:
-        lines += ["No claim has been measured yet: the chapters write their claims when they are run.", ""]
+        lines += ["No claim has been measured yet: each chapter adds its claims here when it is run.", ""]
         return "\n".join(lines)
     counts = {v: sum(c.verdict == v for _, c in claims) for v in VERDICTS}
     lines += [f"Of {len(claims)} claims, " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", "",

@@ -4,6 +4,7 @@ the claims files and the "What reproduces" page."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +154,24 @@ def test_reproduces_page_counts_verdicts_and_escapes_cells(tmp_path):
     rows = [line for line in page.splitlines() if line.startswith("| 0")]
     assert len(rows) == 3 and rows[0].startswith("| 01 Predictions | A \\| B beats C |")
     assert "1.20 ± 0.50 points" in rows[0] and "27.4 / 26.4 (FGE talk)" in rows[0]
+
+
+def test_cli_reproduces_rebuilds_the_page(tmp_path, capsys):
+    from lsdl_ens.cli import main
+
+    write_claims("02", [_claim("c1", "within noise")], tmp_path)
+    assert main(["reproduces", "--book", str(tmp_path)]) == 0
+    assert "Of 1 claims, 0 holds, 1 within noise, 0 does not hold." in (tmp_path / "what_reproduces.md").read_text()
+    assert "claims of 1 chapter(s)" in capsys.readouterr().out
+    assert main(["reproduces", "--book", str(tmp_path / "missing")]) == 2
+
+
+def test_the_book_page_is_up_to_date(tmp_path):
+    """book/what_reproduces.md is what the builder makes of the book's claims files (run `lsdl-ens reproduces`)."""
+    book = Path(__file__).resolve().parent.parent / "book"
+    for notebook in book.glob("[0-9][0-9]_*.ipynb"):
+        (tmp_path / notebook.name).symlink_to(notebook)
+    if (book / "claims").is_dir():
+        (tmp_path / "claims").symlink_to(book / "claims")
+    assert build_reproduces_page(tmp_path).read_text() == (book / "what_reproduces.md").read_text(), \
+        "book/what_reproduces.md is stale: run lsdl-ens reproduces"
