@@ -175,3 +175,24 @@ def test_the_book_page_is_up_to_date(tmp_path):
         (tmp_path / "claims").symlink_to(book / "claims")
     assert build_reproduces_page(tmp_path).read_text() == (book / "what_reproduces.md").read_text(), \
         "book/what_reproduces.md is stale: run lsdl-ens reproduces"
+
+
+@pytest.mark.parametrize("call, exc, name", [
+    (lambda: seed_estimate([1.0, "2", 3.0]), TypeError, "values[1]"),
+    (lambda: seed_estimate(5.0), TypeError, "values"),
+    (lambda: bootstrap("accuracy", *_two_predictors()[::2]), TypeError, "metric"),
+    (lambda: bootstrap(metrics.accuracy, *_two_predictors()[::2], n_boot=10), ValueError, "n_boot"),
+    (lambda: bootstrap(metrics.accuracy, _two_predictors()[0], torch.zeros(3, dtype=torch.long)), ValueError,
+     "labels"),
+    (lambda: paired_bootstrap(metrics.accuracy, _two_predictors()[0], _two_predictors()[0][:10],
+                              _two_predictors()[2]), ValueError, "probs_b"),
+    (lambda: paired_bootstrap(metrics.accuracy, *_two_predictors(), seed=-1), ValueError, "seed"),
+    (lambda: t_quantile(1.0, 3), ValueError, "p"),
+    (lambda: format_measure("1.0", 0.1), TypeError, "value"),
+    (lambda: format_measure(1.0, (2.0, 1.0)), ValueError, "interval"),
+    (lambda: write_claims(1, [{"id": "x"}], "/tmp"), TypeError, "claims"),
+    (lambda: write_claims(True, [], "/tmp"), TypeError, "chapter"),
+])
+def test_bad_inputs_name_the_argument(call, exc, name):
+    with pytest.raises(exc, match=name.replace("[", r"\[").replace("]", r"\]")):
+        call()
