@@ -22,7 +22,7 @@ Verdict rules (``judge``), with ``[lo, hi]`` the 95% interval of the estimate:
   when the two do not overlap, **within noise** otherwise.
 
 The reason names the measured value and its interval, e.g. ``"difference -0.30 ± 0.50 points: the interval
-contains 0, within noise"``. A ``Claim`` bundles this with the paper's statement and value for the chapter's table
+contains 0"`` (verdict: within noise). A ``Claim`` bundles this with the paper's statement and value for the chapter's table
 and for ``lsdl_ens.claims_page`` (``book/claims/NN.json`` and the "What reproduces" page).
 
 Core module: imports only numpy, torch and the standard library. The Student-t quantile is computed here (the
@@ -201,7 +201,7 @@ def judge(estimate: Estimate, *, expect: str, threshold: float = 0.0, tolerance:
         return "holds", f"{measured}: the whole interval is {side} {threshold:g}"
     if sign * (lo - threshold) < 0 and sign * (hi - threshold) < 0:
         return "does not hold", f"{measured}: the whole interval is on the wrong side of {threshold:g}"
-    return "within noise", f"{measured}: the interval contains {threshold:g}, within noise"
+    return "within noise", f"{measured}: the interval contains {threshold:g}"
 
 
 @dataclass(frozen=True)
@@ -245,8 +245,8 @@ class Claim:
 
     @property
     def measured(self) -> str:
-        """Our value with its interval, as the reader sees it (``format_measure``)."""
-        return format_measure(self.ours, self.uncertainty, self.unit)
+        """Our value with its interval, as a table shows it (``format_measure(..., compact=True)``)."""
+        return format_measure(self.ours, self.uncertainty, self.unit, compact=True)
 
 
 def make_claim(id: str, claim: str, *, paper: str, paper_source: str, estimate: Estimate, expect: str,
@@ -269,9 +269,11 @@ def _fmt(x: float, decimals: int = 2) -> str:
     return f"{x:.{decimals}f}"
 
 
-def format_measure(value: float, interval, unit: str = "", *, decimals: int | None = None) -> str:
+def format_measure(value: float, interval, unit: str = "", *, decimals: int | None = None,
+                   compact: bool = False) -> str:
     """A measured value for prose: ``"-0.30 ± 0.50 points"``, or ``"87.81% (95% interval 87.40 to 88.20%)"`` when
-    the interval ``(low, high)`` is not symmetric at the shown precision.
+    the interval ``(low, high)`` is not symmetric at the shown precision (``compact=True``, for tables:
+    ``"87.81% [87.40, 88.20]"``).
 
     ``interval`` is a half-width (a number) or ``(low, high)``; ``decimals`` defaults to two significant digits
     of the half-width. Use it with myst-nb's ``glue`` to put measured numbers into a chapter's text.
@@ -289,4 +291,6 @@ def format_measure(value: float, interval, unit: str = "", *, decimals: int | No
     plus, minus = high - value, value - low
     if _fmt(plus, d) == _fmt(minus, d):
         return f"{_fmt(value, d)} ± {_fmt(plus, d)}{suffix}"
+    if compact:
+        return f"{_fmt(value, d)}{suffix} [{_fmt(low, d)}, {_fmt(high, d)}]"
     return f"{_fmt(value, d)}{suffix} (95% interval {_fmt(low, d)} to {_fmt(high, d)}{suffix})"

@@ -6,9 +6,9 @@ A chapter ends with ``write_claims("04", claims, book_dir)``, which writes ``boo
                                   "uncertainty": [low, high], "verdict": ..., "reason": ..., "unit": ...}, ...]}
 
 ``build_reproduces_page(book_dir)`` reads every ``claims/NN.json`` and writes ``what_reproduces.md``: the number of
-claims per verdict and one table row per claim (chapter, claim, the paper's value and its source, ours with its
-95% interval, verdict, reason). ``lsdl-ens figures`` rebuilds the page after running the chapters; without any
-claims file the page says that no claim has been measured yet, so the book builds either way.
+claims per verdict, then per chapter a table with one row per claim (claim, the paper's value and its source, ours
+with its 95% interval, verdict and reason). ``lsdl-ens figures`` rebuilds the page after running the chapters;
+without any claims file the page says that no claim has been measured yet, so the book builds either way.
 
 Core module: imports only the standard library and ``lsdl_ens.claims``.
 """
@@ -100,8 +100,23 @@ def _chapter_titles(book_dir: Path) -> dict[str, str]:
     return titles
 
 
+def _why(reason: str) -> str:
+    """The reason without its leading measured value (``judge`` writes "value ...: why"; the table shows the value
+    in its own column)."""
+    head, sep, tail = reason.partition(": ")
+    return tail if sep and any(ch.isdigit() for ch in head) else reason
+
+
+def _counts(claims: list[Claim]) -> str:
+    n = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    return (f"{n['holds']} {'holds' if n['holds'] == 1 else 'hold'}, {n['within noise']} within noise, "
+            f"{n['does not hold']} {'does' if n['does not hold'] == 1 else 'do'} not hold")
+
+
 def reproduces_markdown(by_chapter: dict[str, list[Claim]], titles: dict[str, str] | None = None) -> str:
-    """The "What reproduces" page as MyST markdown (``by_chapter``: chapter number -> its claims)."""
+    """The "What reproduces" page as MyST markdown (``by_chapter``: chapter number -> its claims): the counts per
+    verdict, then one section per chapter with a table (claim, paper value and source, ours with its 95% interval,
+    verdict and reason)."""
     titles = titles or {}
     lines = ["# What reproduces", "",
              "Every chapter ends by checking the papers' claims against its own measurements. This page gathers",
@@ -109,18 +124,23 @@ def reproduces_markdown(by_chapter: dict[str, list[Claim]], titles: dict[str, st
              "or over test images by a paired bootstrap), and a verdict that takes the interval into account:",
              "a claim *holds* when the whole interval agrees with it, *does not hold* when the whole interval",
              "contradicts it, and is *within noise* when the interval allows both.", ""]
-    claims = [(ch, c) for ch in sorted(by_chapter) for c in by_chapter[ch]]
-    if not claims:
+    all_claims = [c for ch in sorted(by_chapter) for c in by_chapter[ch]]
+    if not all_claims:
         lines += ["No claim has been measured yet: each chapter adds its claims here when it is run.", ""]
         return "\n".join(lines)
-    counts = {v: sum(c.verdict == v for _, c in claims) for v in VERDICTS}
-    lines += [f"Of {len(claims)} claims, " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + ".", "",
-              "| chapter | claim | paper (source) | ours | verdict | reason |", "|---|---|---|---|---|---|"]
-    for ch, c in claims:
-        chapter = f"{ch} {titles[ch]}" if ch in titles else ch
-        lines.append("| " + " | ".join(_cell(x) for x in (chapter, c.claim, f"{c.paper} ({c.paper_source})",
-                                                          c.measured, c.verdict, c.reason)) + " |")
-    return "\n".join(lines) + "\n"
+    n = len(all_claims)
+    lines += [f"Of {n} claim{'' if n == 1 else 's'}, {_counts(all_claims)}.", ""]
+    for ch in sorted(by_chapter):
+        claims = by_chapter[ch]
+        if not claims:
+            continue
+        lines += [f"## {ch} {titles[ch]}" if ch in titles else f"## Chapter {ch}", "", f"{_counts(claims)}.", "",
+                  "| claim | paper (source) | ours | verdict |", "|---|---|---|---|"]
+        for c in claims:
+            cells = (c.claim, f"{c.paper} ({c.paper_source})", c.measured, f"**{c.verdict}**: {_why(c.reason)}")
+            lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def build_reproduces_page(book_dir) -> Path:

@@ -88,7 +88,7 @@ def test_near_verdicts_and_reason_text():
     assert judge(_est(0.4, 0.1, 0.7), expect="near", tolerance=0.5)[0] == "within noise"
     assert judge(_est(2.0, 1.5, 2.5), expect="near", tolerance=0.5)[0] == "does not hold"
     verdict, reason = judge(_est(-0.3, -0.8, 0.2), expect="greater", unit="points", what="difference")
-    assert reason == "difference -0.30 ± 0.50 points: the interval contains 0, within noise"
+    assert reason == "difference -0.30 ± 0.50 points: the interval contains 0"
     with pytest.raises(ValueError, match="tolerance"):
         judge(_est(0.0, -1, 1), expect="near")
     with pytest.raises(ValueError, match="expect"):
@@ -146,14 +146,19 @@ def test_claims_file_round_trip_and_checks(tmp_path):
 def test_reproduces_page_counts_verdicts_and_escapes_cells(tmp_path):
     assert "No claim has been measured yet" in reproduces_markdown({})
     write_claims("01", [_claim("c1"), _claim("c2", "does not hold")], tmp_path)
-    write_claims("03", [_claim("c1", "within noise")], tmp_path)
+    made = make_claim("c1", "A beats B", paper="+1", paper_source="planted", estimate=_est(-0.3, -0.8, 0.2),
+                      expect="greater", unit="points", what="difference")
+    write_claims("03", [made], tmp_path)
     (tmp_path / "01_intro.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown",
                                                                      "source": ["# Predictions\n", "text"]}]}))
     page = build_reproduces_page(tmp_path).read_text()
     assert "Of 3 claims, 1 holds, 1 within noise, 1 does not hold." in page
-    rows = [line for line in page.splitlines() if line.startswith("| 0")]
-    assert len(rows) == 3 and rows[0].startswith("| 01 Predictions | A \\| B beats C |")
-    assert "1.20 ± 0.50 points" in rows[0] and "27.4 / 26.4 (FGE talk)" in rows[0]
+    assert "## 01 Predictions" in page and "## Chapter 03" in page
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
+    assert len(rows) == 3 and rows[0].startswith("| A \\| B beats C | 27.4 / 26.4 (FGE talk) | 1.20 ± 0.50 points |")
+    assert rows[2] == "| A beats B | +1 (planted) | -0.30 ± 0.50 points | **within noise**: the interval contains 0 |"
+    write_claims("04", [_claim("c1"), _claim("c2")], tmp_path)
+    assert "Of 5 claims, 3 hold, 1 within noise, 1 does not hold." in build_reproduces_page(tmp_path).read_text()
 
 
 def test_cli_reproduces_rebuilds_the_page(tmp_path, capsys):
@@ -161,7 +166,7 @@ def test_cli_reproduces_rebuilds_the_page(tmp_path, capsys):
 
     write_claims("02", [_claim("c1", "within noise")], tmp_path)
     assert main(["reproduces", "--book", str(tmp_path)]) == 0
-    assert "Of 1 claims, 0 holds, 1 within noise, 0 does not hold." in (tmp_path / "what_reproduces.md").read_text()
+    assert "Of 1 claim, 0 hold, 1 within noise, 0 do not hold." in (tmp_path / "what_reproduces.md").read_text()
     assert "claims of 1 chapter(s)" in capsys.readouterr().out
     assert main(["reproduces", "--book", str(tmp_path / "missing")]) == 2
 
