@@ -22,8 +22,8 @@ Verdict rules (``judge``), with ``[lo, hi]`` the 95% interval of the estimate:
   when the two do not overlap, **within noise** otherwise.
 
 The reason names the measured value and its interval, e.g. ``"difference -0.30 ± 0.50 points: the interval
-contains 0"`` (verdict: within noise). A ``Claim`` bundles this with the paper's statement and value for the chapter's table
-and for ``lsdl_ens.claims_page`` (``book/claims/NN.json`` and the "What reproduces" page).
+contains 0"`` (verdict: within noise). A ``Claim`` bundles this with the paper's statement and value for the
+chapter's table and for ``lsdl_ens.claims_page`` (``book/claims/NN.json`` and the "What reproduces" page).
 
 Core module: imports only numpy, torch and the standard library. The Student-t quantile is computed here (the
 closed-form t distribution function for integer degrees of freedom, Abramowitz & Stegun 26.7.3-4, inverted by
