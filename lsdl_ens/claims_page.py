@@ -1,6 +1,9 @@
 """Each chapter's claims as a file, and the book's "What reproduces" page that gathers them.
 
-A chapter ends with ``write_claims("04", claims, book_dir)``, which writes ``book/claims/04.json``::
+A chapter shows its claims with ``claims_frame(claims)`` (a DataFrame, rendered as an HTML table), puts their
+numbers into its text with ``glue_claims(claims)`` (myst-nb glue names ``<id>_ours``, ``<id>_paper``,
+``<id>_verdict``, used as ``{glue:}`<id>_ours``` in markdown; ``{glue:text}`` would parse "+0.8" as a number)
+and ends with ``write_claims("04", claims, book_dir)``, which writes ``book/claims/04.json``::
 
     {"chapter": "04", "claims": [{"id": ..., "claim": ..., "paper": ..., "paper_source": ..., "ours": ...,
                                   "uncertainty": [low, high], "verdict": ..., "reason": ..., "unit": ...}, ...]}
@@ -23,7 +26,8 @@ from pathlib import Path
 
 from .claims import VERDICTS, Claim
 
-__all__ = ["claims_path", "write_claims", "read_claims", "reproduces_markdown", "build_reproduces_page"]
+__all__ = ["claims_path", "write_claims", "read_claims", "claims_frame", "GluedText", "glue_claims",
+           "reproduces_markdown", "build_reproduces_page"]
 
 PAGE = "what_reproduces.md"
 
@@ -77,6 +81,48 @@ def read_claims(path) -> list[Claim]:
         return [Claim(**{**c, "uncertainty": tuple(c["uncertainty"])}) for c in payload["claims"]]
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"{path} is not a claims file ({exc}); rerun its chapter to write it again") from None
+
+
+def claims_frame(claims):
+    """The claims as a pandas DataFrame for the chapter's closing table: claim, paper (source), ours [95% interval],
+    verdict and reason; indexed by claim id."""
+    import pandas as pd
+
+    rows = [{"claim": c.claim, "paper (source)": f"{c.paper} ({c.paper_source})", "ours": c.measured,
+             "verdict": c.verdict, "reason": _why(c.reason)} for c in claims]
+    return pd.DataFrame(rows, index=pd.Index([c.id for c in claims], name="id"))
+
+
+class GluedText:
+    """Text glued into a page as itself: its plain representation has no quotes (a glued ``str`` would show them
+    in ``{glue:}`` and ``{glue:text}`` roles)."""
+
+    def __init__(self, text: str):
+        self.text = str(text)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def glue_claims(claims, glue=None) -> list[str]:
+    """Glue each claim's numbers for the chapter's text: ``<id>_ours`` (our value with its interval),
+    ``<id>_paper`` (the paper's value) and ``<id>_verdict``; returns the names glued.
+
+    ``glue`` defaults to ``myst_nb.glue``; where myst-nb is not installed (Colab, Binder) nothing is glued, as the
+    names are only read when the book is built. Ids are turned into valid names (``-`` and spaces become ``_``).
+    """
+    if glue is None:
+        try:
+            from myst_nb import glue
+        except ImportError:
+            return []
+    names = []
+    for c in claims:
+        key = re.sub(r"\W", "_", c.id)
+        for suffix, text in (("ours", c.measured), ("paper", c.paper), ("verdict", c.verdict)):
+            glue(f"{key}_{suffix}", GluedText(text), display=False)
+            names.append(f"{key}_{suffix}")
+    return names
 
 
 def _cell(text: str) -> str:

@@ -14,7 +14,8 @@ import torch
 from lsdl_ens import metrics
 from lsdl_ens.claims import (Claim, Estimate, bootstrap, format_measure, judge, make_claim, paired_bootstrap,
                              seed_estimate, t_quantile)
-from lsdl_ens.claims_page import build_reproduces_page, read_claims, reproduces_markdown, write_claims
+from lsdl_ens.claims_page import (build_reproduces_page, claims_frame, glue_claims, read_claims, reproduces_markdown,
+                                  write_claims)
 
 
 @pytest.mark.parametrize("df", [1, 2, 3, 4, 5, 7, 10, 29, 60])
@@ -201,3 +202,18 @@ def test_the_book_page_is_up_to_date(tmp_path):
 def test_bad_inputs_name_the_argument(call, exc, name):
     with pytest.raises(exc, match=name.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_claims_frame_and_glue_names():
+    made = make_claim("swa-beats-sgd", "SWA beats SGD", paper="+0.8", paper_source="SWA paper, Table 1",
+                      estimate=_est(0.6, 0.2, 1.0), expect="greater", unit="points", what="difference")
+    frame = claims_frame([made, _claim("c2", "within noise")])
+    assert list(frame.index) == ["swa-beats-sgd", "c2"]
+    assert list(frame.columns) == ["claim", "paper (source)", "ours", "verdict", "reason"]
+    assert frame.loc["swa-beats-sgd", "ours"] == "0.60 ± 0.40 points"
+    assert frame.loc["swa-beats-sgd", "reason"] == "the whole interval is > 0"
+    glued = {}
+    names = glue_claims([made], glue=lambda name, value, display: glued.setdefault(name, (value, display)))
+    assert names == ["swa_beats_sgd_ours", "swa_beats_sgd_paper", "swa_beats_sgd_verdict"]
+    assert [(repr(v), d) for v, d in glued.values()] == [("0.60 ± 0.40 points", False), ("+0.8", False),
+                                                         ("holds", False)]
