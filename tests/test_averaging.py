@@ -10,8 +10,8 @@ import torch
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens.averaging import (random_directions, random_ray_width, sgd_swa_line, sweep_configs, wise_ft,
                                 wise_ft_sweep)
-from lsdl_ens.averaging.finetune_sweep import SWEEP_SIZES
 from lsdl_ens.bn import update_bn
+from lsdl_ens.profiles import get_profile
 from lsdl_ens.state import distance, flatten, parameter_keys
 from lsdl_ens.train import evaluate
 
@@ -81,12 +81,12 @@ def test_wise_ft_endpoints_and_sweep():
 
 def test_sweep_configs_grid_and_determinism():
     configs = sweep_configs("cpu")
-    sizes = SWEEP_SIZES["cpu"]
-    assert len(configs) == len(sizes["lrs"]) * sizes["n_seeds"]
-    assert sorted({c["lr"] for c in configs}) == sorted(sizes["lrs"])
+    sizes = get_profile("cpu").sweep
+    assert len(configs) == len(sizes.lrs) * sizes.n_seeds
+    assert sorted({c["lr"] for c in configs}) == sorted(sizes.lrs)
     assert configs == sweep_configs("cpu")
     assert configs != sweep_configs("cpu", sweep_seed=1)
-    assert {c["seed"] for c in configs} == set(range(sizes["n_seeds"]))
+    assert {c["seed"] for c in configs} == set(range(sizes.n_seeds))
     assert {tuple(sorted(c)) for c in configs} == {("augment", "label_smoothing", "lr", "seed", "weight_decay")}
     assert len(sweep_configs("smoke", lrs=[0.1], n_seeds=2)) == 2
     with pytest.raises(ValueError, match="n_seeds"):

@@ -224,7 +224,7 @@ def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthe
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     with fake_device(forbid_host_ops={"convolution"}):
         out = SP.spawn_experiment(p, spawn_epochs=(0, 1), n_alphas=3)
-        curve = E.curve_results(E.curve_recipe(p, epochs=1), n_points=3)
+        curve = E.curve_results(E.curve_recipe(p, epochs=1), n_points=3, profile=p)
         segment = E.segment_results(p, n_alphas=3)
         plane = E.plane_results(p, grid=2)
     assert len(out["test_barrier"]) == 2 and len(out["independent"]["error"]) == 3

@@ -46,10 +46,10 @@ def _model_part(flat, k):
 
 
 def test_sizes_table_covers_every_profile():
-    assert set(E.LANDSCAPE_SIZES) == set(PROFILES)
-    for name, sizes in E.LANDSCAPE_SIZES.items():
-        assert all(0 <= k < PROFILES[name].epochs for k in sizes["spawn_epochs"])
-        assert sizes["spawn_epochs"][0] == 0  # k = 0: same init, different data order
+    for p in PROFILES.values():
+        sizes = p.landscape
+        assert all(0 <= k < p.epochs for k in sizes.spawn_epochs)
+        assert sizes.spawn_epochs[0] == 0  # k = 0: same init, different data order
 
 
 def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_reproduces_it(tmp_cache, synthetic):
@@ -97,8 +97,8 @@ def test_argument_checks():
 
 def test_landscape_data_protocol(synthetic):
     data = E.landscape_data("smoke")
-    sizes = E.landscape_sizes("smoke")
-    assert len(data["eval"]) == min(sizes["n_eval"], 400) and len(data["train_eval"]) == min(sizes["n_train_eval"], 300)
+    sizes = PROFILES["smoke"].landscape
+    assert len(data["eval"]) == min(sizes.n_eval, 400) and len(data["train_eval"]) == min(sizes.n_train_eval, 300)
     assert len(data["bn"]) == min(PROFILES["smoke"].n_bn_batches, -(-300 // PROFILES["smoke"].batch_size))
     assert data["bn"][0][0].shape == (PROFILES["smoke"].batch_size, 3, 32, 32)
     assert np.bincount(data["eval"].labels.numpy()).std() == 0  # class balanced

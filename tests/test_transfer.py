@@ -223,14 +223,15 @@ def test_local_and_global_de_use_the_right_backbones():
 
 
 def test_transfer_finetune_recipe_uses_the_chapter_sizes():
-    cpu, sizes = get_profile("cpu"), T.transfer_sizes("cpu")
+    cpu = get_profile("cpu")
+    sizes = cpu.transfer
     r = T.transfer_finetune_recipe(cpu, backbone_seed=1, seed=2)
     assert (r["epochs"], r["lr"]) == (sizes.finetune_epochs, sizes.finetune_lr)
     assert r == finetune_recipe(cpu, 1, 2, epochs=sizes.finetune_epochs, lr=sizes.finetune_lr)
     assert r["epochs"] != cpu.finetune_epochs  # the cpu chapter fine-tunes longer than the profile
     assert T.transfer_finetune_recipe(cpu, epochs=3)["epochs"] == 3  # overrides win
     smoke = get_profile("smoke")
-    assert T.SIZES["smoke"].finetune_epochs is None
+    assert smoke.transfer.finetune_epochs is None
     assert T.transfer_finetune_recipe(smoke) == finetune_recipe(smoke)  # None: the profile's recipe
 
 
@@ -250,7 +251,7 @@ def test_cycle_recipes_and_method_recipes():
         T.method_recipes("sse", p)
     with pytest.raises(ValueError, match="method"):
         T.cycle_recipes(first, "fge", 3, lr_mult=1, epoch_mult=1)
-    assert len(T.grid_settings(p)) == len(T.SIZES["cpu"].lr_mults) * len(T.SIZES["cpu"].epoch_mults)
+    assert len(T.grid_settings(p)) == len(p.transfer.lr_mults) * len(p.transfer.epoch_mults)
 
 
 def test_run_soup_grid_scores_the_soup_of_each_cells_members(monkeypatch):
@@ -315,7 +316,26 @@ def test_ensemble_curve_diversity_and_ood_accuracy():
 
 def test_sizes_table():
     for name in ("smoke", "cpu", "gpu"):
-        s = T.transfer_sizes(name)
+        s = get_profile(name).transfer
         assert s.n_ood > 0 and s.plane_grid >= 2 and s.n_alphas >= 3 and 2 <= s.n_global
         assert len(T.method_recipes("global_de", name)) == s.n_global
-    assert 1.0 in T.SIZES["gpu"].epoch_mults
+    assert 1.0 in get_profile("gpu").transfer.epoch_mults
+
+
+def test_member_probs_and_ood_sets_use_the_given_profile_not_its_name(tmp_path):
+    """An overridden profile's sizes reach the evaluation data (they used to be looked up again by profile name,
+    so results of other sizes were cached under the overridden key)."""
+    from lsdl_ens.cache import CheckpointCache
+    from lsdl_ens.recipes import build_from_recipe, profile_transfer
+    from lsdl_ens.train import History
+
+    p = get_profile("smoke", n_target=100, n_test=200, transfer={"n_ood": 10_000})
+    base_split, split = profile_transfer(get_profile("smoke")), profile_transfer(p)
+    assert len(split.target_val) != len(base_split.target_val)
+    assert len(split.target_test) != len(base_split.target_test)
+    recipe = T.transfer_finetune_recipe(p)
+    cache = CheckpointCache(tmp_path)  # a stand-in trained member, and nothing else
+    cache.save("train", recipe, build_from_recipe(recipe).state_dict(), {"history": History().as_dict()})
+    probs = T.member_probs(recipe, p, cache=cache, device="cpu")
+    assert probs["val"].shape == (len(split.target_val), 5) and probs["test"].shape == (len(split.target_test), 5)
+    assert len(T.ood_labels(p)) == len(split.target_test)

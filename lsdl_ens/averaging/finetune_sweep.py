@@ -5,7 +5,7 @@ backbone_seed)``) with a linear-probe head on the target classes, and is fine-tu
 ``recipes.finetune_recipe``; runs differ in learning rate, weight decay, augmentation, label smoothing and seed.
 Each run is cached (``recipes.train``), so a sweep trains only what is missing.
 
-Sweep per profile (``SWEEP_SIZES``): a grid over ``lrs`` x ``n_seeds`` seeds; for each run, weight decay,
+Sweep per profile (its ``sweep`` section): a grid over ``lrs`` x ``n_seeds`` seeds; for each run, weight decay,
 augmentation strength (none, weak, standard, strong: crop padding 0/2/4/8 with flips, ``recipes.AUGMENT_STRENGTHS``)
 and label smoothing are drawn from ``WEIGHT_DECAYS``, ``AUGMENTS``, ``LABEL_SMOOTHINGS`` by a
 generator seeded with ``sweep_seed`` (the model-soups paper's random search, on a small grid).
@@ -23,14 +23,9 @@ import torch
 from ..profiles import Profile, get_profile
 from ..recipes import finetune_recipe, train
 
-__all__ = ["SWEEP_SIZES", "WEIGHT_DECAYS", "AUGMENTS", "LABEL_SMOOTHINGS", "Ingredient", "sweep_configs",
+__all__ = ["WEIGHT_DECAYS", "AUGMENTS", "LABEL_SMOOTHINGS", "Ingredient", "sweep_configs",
            "finetune_sweep", "linear_probe_state"]
 
-SWEEP_SIZES = {
-    "smoke": {"lrs": (0.003, 0.03), "n_seeds": 2},
-    "cpu": {"lrs": (0.001, 0.003, 0.01, 0.03, 0.1), "n_seeds": 3},
-    "gpu": {"lrs": (0.001, 0.003, 0.01, 0.03, 0.1), "n_seeds": 4},
-}
 WEIGHT_DECAYS = (1e-4, 5e-4, 1e-3)
 AUGMENTS = ("none", "weak", "standard", "strong")
 LABEL_SMOOTHINGS = (0.0, 0.1)
@@ -48,11 +43,10 @@ class Ingredient:
 def sweep_configs(profile: Profile | str | None = None, *, lrs=None, n_seeds: int | None = None,
                   sweep_seed: int = 0) -> list[dict]:
     """The sweep's hyper-parameters: one dict (lr, weight_decay, augment, label_smoothing, seed) per run,
-    ordered by lr then seed. ``lrs`` / ``n_seeds`` default to the profile's ``SWEEP_SIZES``."""
+    ordered by lr then seed. ``lrs`` / ``n_seeds`` default to the profile's ``sweep`` section."""
     p = get_profile(profile)
-    sizes = SWEEP_SIZES[p.name]
-    lrs = tuple(sizes["lrs"] if lrs is None else lrs)
-    n_seeds = sizes["n_seeds"] if n_seeds is None else int(n_seeds)
+    lrs = tuple(p.sweep.lrs if lrs is None else lrs)
+    n_seeds = p.sweep.n_seeds if n_seeds is None else int(n_seeds)
     if not lrs or n_seeds < 1:
         raise ValueError(f"need at least one lr and n_seeds >= 1; got lrs={lrs}, n_seeds={n_seeds}")
     g = torch.Generator().manual_seed(sweep_seed)

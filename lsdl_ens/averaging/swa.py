@@ -11,8 +11,8 @@ References:
     averaging at epoch ends), utils.py (``moving_average``, ``bn_update``); pytorch/pytorch@03481fc:
     torch/optim/swa_utils.py (``AveragedModel``, ``update_bn``).
 
-Sizes per profile (``SWA_SIZES``): swa_start is about 0.75 of one budget, as in the paper (161 of 200 epochs);
-budgets are 1 and 1.5 times the profile's ``epochs``.
+Sizes: the profile's ``swa`` section (``swa_start`` about 0.75 of one budget, as in the paper's 161 of 200 epochs,
+and ``swa_lr``); budgets are 1 and 1.5 times the profile's ``epochs``.
 """
 
 from __future__ import annotations
@@ -31,14 +31,7 @@ from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, t
 from ..schedules import cosine_lr, swa_lr
 from ..train import Callback, TrainStep, default_device, evaluate, fit
 
-__all__ = ["SWACollector", "SWA_SIZES", "swa_recipe", "train_swa", "swa_model"]
-
-#: per profile: swa_start (1-based epoch of the first averaged iterate), swa_lr, iterate epochs kept for planes
-SWA_SIZES = {
-    "smoke": {"swa_start": 2, "swa_lr": 0.01},
-    "cpu": {"swa_start": 9, "swa_lr": 0.01},
-    "gpu": {"swa_start": 45, "swa_lr": 0.02},
-}
+__all__ = ["SWACollector", "swa_recipe", "train_swa", "swa_model"]
 
 
 class SWACollector(Callback):
@@ -123,8 +116,7 @@ def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: f
     checks.positive_float("budget", budget, "pass the training budget in units of the profile's epochs, e.g. 1.5")
     if schedule not in ("swa", "cosine"):
         raise ValueError(f"schedule must be 'swa' or 'cosine'; got {schedule!r}")
-    sizes = SWA_SIZES[p.name]
-    kw = {"swa_start": sizes["swa_start"], "swa_lr": sizes["swa_lr"]} if schedule == "swa" else {}
+    kw = {"swa_start": p.swa.swa_start, "swa_lr": p.swa.swa_lr} if schedule == "swa" else {}
     recipe = standard_recipe(p, seed, epochs=int(round(budget * p.epochs)), schedule=schedule, schedule_kw=kw)
     recipe.update(overrides)
     return recipe

@@ -30,7 +30,7 @@ import math
 import torch
 
 from .. import checks
-from ..profiles import Profile, get_profile
+from ..profiles import REFERENCE_TEMPERATURE, Profile, get_profile
 from ..recipes import build_from_recipe, standard_recipe
 from ..schedules import sse_lr
 from ..train import cross_entropy_step, default_device, fit
@@ -38,19 +38,7 @@ from .snapshot_runs import SnapshotRun, base_loader, cached_snapshot_run
 from .snapshots import SnapshotCollector
 
 __all__ = ["CyclicalSGLD", "csgld_lr", "cycle_position", "csgld_sample_iterations", "run_csgld", "csgld_recipe",
-           "train_csgld", "CSGLD_SIZES", "REFERENCE_TEMPERATURE"]
-
-REFERENCE_TEMPERATURE = 1 / 50_000  # the `--temperature` default of ruqizhang/csgmcmc (a cold posterior)
-
-CSGLD_SIZES = {
-    #        cycles per B, alpha_0 / standard LR (no momentum: ~1/(1-0.9) x), beta, samples per cycle, temperature
-    "smoke": dict(cycles=2, lr_factor=10.0, beta=0.7, samples_per_cycle=2, temperature=1.0),
-    # cpu: 2 cycles of 6 epochs per B. With 4 cycles of 3 epochs and T = 1 (N = 10k) the 12 samples reached
-    # 47.7-59.6% and their ensemble 57.5%, below one standard network (61.7%): cycles too short, posterior too hot.
-    "cpu": dict(cycles=2, lr_factor=10.0, beta=0.8, samples_per_cycle=3, temperature=REFERENCE_TEMPERATURE),
-    "gpu": dict(cycles=4, lr_factor=5.0, beta=0.9, samples_per_cycle=3, temperature=REFERENCE_TEMPERATURE),
-}
-
+           "train_csgld", "REFERENCE_TEMPERATURE"]
 
 class CyclicalSGLD(torch.optim.Optimizer):
     """SGD without momentum that adds Langevin noise while ``.sampling`` is True.
@@ -180,15 +168,13 @@ def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: f
 
 
 def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 1, **overrides) -> dict:
-    """Recipe of a cSGLD run of `budget` B on the profile's standard setting (sizes from `CSGLD_SIZES`)."""
+    """Recipe of a cSGLD run of `budget` B on the profile's standard setting (sizes: the profile's ``csgld``)."""
     checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 1")
     p = get_profile(profile)
-    if p.name not in CSGLD_SIZES:
-        raise ValueError(f"no cSGLD sizes for profile {p.name!r}; valid: {', '.join(CSGLD_SIZES)}")
-    s = CSGLD_SIZES[p.name]
+    s = p.csgld
     recipe = {"method": "csgld", "base": standard_recipe(p, seed), "budget": budget,
-              "n_cycles": s["cycles"] * budget, "lr_0": s["lr_factor"] * p.lr, "beta": s["beta"],
-              "samples_per_cycle": s["samples_per_cycle"], "temperature": s["temperature"]}
+              "n_cycles": s.cycles * budget, "lr_0": s.lr_factor * p.lr, "beta": s.beta,
+              "samples_per_cycle": s.samples_per_cycle, "temperature": s.temperature}
     recipe.update(overrides)
     return recipe
 

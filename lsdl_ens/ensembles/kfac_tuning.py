@@ -1,6 +1,6 @@
 """Choosing the prior precision of a KFAC-Laplace posterior on validation data (the Laplace-Redux recipe).
 
-`KFAC_SIZES` holds the evaluation sizes per profile used by the chapter and the assignment.
+The evaluation sizes the chapter uses (samples, tuning grid) are the profile's ``kfac`` section.
 
 Reference: Daxberger et al., "Laplace Redux", NeurIPS 2021 (post-hoc prior-precision tuning);
 aleximmer/Laplace@44ea62a: laplace/baselaplace.py (``optimize_prior_precision``, method "gridsearch").
@@ -17,20 +17,7 @@ from ..train import progress_enabled
 from .kfac_laplace import KFACLaplace
 from .kfac_layers import penultimate_features
 
-__all__ = ["KFAC_SIZES", "tune_prior_precision"]
-
-#: Evaluation sizes per profile: MC samples of the all-weights / last-layer predictive, samples per grid point when
-#: tuning the prior precision on the validation split, and the grid (multiples of the MAP-consistent wd * N).
-KFAC_SIZES = {
-    "smoke": {"n_samples": 3, "n_samples_ll": 20, "tune_samples": 2, "grid": [0.1, 1.0, 10.0, 100.0]},
-    # up to 10^4 x wd N: on the cpu setting the validation NLL falls monotonically as tau grows (towards the MAP
-    # network), so the tuned value is the grid's upper edge with either grid (chapter 05 discusses it)
-    "cpu": {"n_samples": 10, "n_samples_ll": 100, "tune_samples": 4,
-            "grid": [1, 3, 10, 30, 100, 300, 1000, 3000, 10000]},
-    "gpu": {"n_samples": 30, "n_samples_ll": 100, "tune_samples": 10,
-            "grid": [0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000]},
-}
-
+__all__ = ["tune_prior_precision"]
 
 def tune_prior_precision(la: KFACLaplace, val_data, grid=None, *, n_samples: int = 10, seed: int = 0,
                          progress: bool | None = None) -> tuple[float, dict]:

@@ -4,7 +4,7 @@ A budget B is the profile's standard run (``profile.epochs`` epochs); a snapshot
 when it was taken (FGE includes its 0.8 B pre-training), so "SSE at 1B" is the snapshots with cost <= 1 and compares
 at equal cost with one standard network. The 1B snapshots are a prefix of the 2B run.
 
-Sizes per profile (`CYCLIC_SIZES`): SSE cycles per B and peak LR (2x the standard LR, as Huang et al.); FGE cycle
+Sizes: the profile's ``cyclic`` section: SSE cycles per B and peak LR (2x the standard LR, as Huang et al.); FGE cycle
 length as a fraction of B and lr_1, lr_2 as fractions of the standard LR (VGG16 of Garipov et al.: pre-training
 0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the no-cycle (standard) run every `every_epochs` epochs.
 
@@ -27,25 +27,9 @@ from ..schedules import cosine_lr
 from ..train import default_device, fit, make_optimizer
 from .snapshots import SnapshotCollector, run_fge, run_sse
 
-__all__ = ["CYCLIC_SIZES", "cyclic_sizes", "SnapshotRun", "pack_states", "unpack_states", "base_loader",
+__all__ = ["SnapshotRun", "pack_states", "unpack_states", "base_loader",
            "cached_snapshot_run", "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe",
            "train_fge"]
-
-CYCLIC_SIZES = {
-    #        SSE cycles/B, SSE lr / std lr, FGE cycle / B, FGE lr_1, lr_2 / std lr, no-cycle checkpoints every
-    "smoke": dict(sse_cycles=2, sse_lr_factor=2.0, fge_cycle=0.25, fge_lr_1=0.2, fge_lr_2=0.01, every_epochs=1),
-    "cpu": dict(sse_cycles=4, sse_lr_factor=2.0, fge_cycle=0.05, fge_lr_1=0.2, fge_lr_2=0.01, every_epochs=3),
-    "gpu": dict(sse_cycles=5, sse_lr_factor=2.0, fge_cycle=0.05, fge_lr_1=0.5, fge_lr_2=0.005, every_epochs=12),
-}
-
-
-def cyclic_sizes(profile: Profile | str | None = None) -> dict:
-    """The `CYCLIC_SIZES` row of a profile (custom profiles fall back to the row of the same base name)."""
-    p = get_profile(profile)
-    if p.name not in CYCLIC_SIZES:
-        raise ValueError(f"no cyclic sizes for profile {p.name!r}; valid: {', '.join(CYCLIC_SIZES)}")
-    return dict(CYCLIC_SIZES[p.name])
-
 
 # ----------------------------------------------------------------------------------------------- collector
 @dataclass
@@ -103,9 +87,9 @@ def sse_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int 
     """Recipe of an SSE run of `budget` B on the profile's standard setting (snapshots of 1B are its prefix)."""
     checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 2")
     p = get_profile(profile)
-    sizes = cyclic_sizes(p)
+    sizes = p.cyclic
     recipe = {"method": "sse", "base": standard_recipe(p, seed), "budget": budget,
-              "n_cycles": sizes["sse_cycles"] * budget, "lr_max": sizes["sse_lr_factor"] * p.lr}
+              "n_cycles": sizes.sse_cycles * budget, "lr_max": sizes.sse_lr_factor * p.lr}
     recipe.update(overrides)
     return recipe
 
@@ -146,7 +130,7 @@ def trajectory_recipe(profile: Profile | str | None = None, seed: int = 0, start
     checks.number("start_fraction", start_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     p = get_profile(profile)
     return {"method": "trajectory", "base": standard_recipe(p, seed), "start_fraction": start_fraction,
-            "every_epochs": cyclic_sizes(p)["every_epochs"]}
+            "every_epochs": p.cyclic.every_epochs}
 
 
 def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
@@ -184,10 +168,10 @@ def fge_recipe(profile: Profile | str | None = None, seed: int = 0, budget: floa
     """Recipe of an FGE run of `budget` B in total: 0.8 B of the standard run, then FGE cycles."""
     checks.number("budget", budget, low=0.8, low_open=True, fix="the first 0.8 B are the standard run; pass e.g. 2")
     p = get_profile(profile)
-    sizes = cyclic_sizes(p)
+    sizes = p.cyclic
     recipe = {"method": "fge", "trajectory": trajectory_recipe(p, seed), "base": standard_recipe(p, seed),
-              "budget": budget, "cycle": sizes["fge_cycle"], "lr_1": sizes["fge_lr_1"] * p.lr,
-              "lr_2": sizes["fge_lr_2"] * p.lr}
+              "budget": budget, "cycle": sizes.fge_cycle, "lr_1": sizes.fge_lr_1 * p.lr,
+              "lr_2": sizes.fge_lr_2 * p.lr}
     recipe.update(overrides)
     return recipe
 

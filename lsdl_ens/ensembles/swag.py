@@ -242,29 +242,17 @@ def bma_predict(swag: SWAG, model: nn.Module, data, bn_data=None, *, n_samples: 
 
 
 # ------------------------------------------------------------------------------------------ cached SWAG runs
-#: Extra sizes per profile: a 2B run (epochs) on the SWA schedule (the chapter compares methods at 2B; the paper's
-#: SWAG runs are 1.5B), collection once per epoch after swa_start, rank K, BMA samples.
-SWAG_SIZES = {
-    "smoke": {"epochs": 4, "swa_start": 2, "swa_lr": 0.01, "max_rank": 20, "n_samples": 3},
-    "cpu": {"epochs": 24, "swa_start": 12, "swa_lr": 0.01, "max_rank": 20, "n_samples": 12},
-    "gpu": {"epochs": 120, "swa_start": 60, "swa_lr": 0.01, "max_rank": 20, "n_samples": 30},
-}
-
-
 def swag_recipe(profile=None, seed: int = 0, **sizes) -> dict:
-    """The recipe of a SWAG run: the profile's standard recipe on the SWA schedule (``SWAG_SIZES``, overridable),
-    collecting once per epoch after ``swa_start``."""
+    """The recipe of a SWAG run: the profile's standard recipe on the SWA schedule (the profile's ``swag`` section;
+    `sizes` override its fields), collecting once per epoch after ``swa_start``."""
     from ..profiles import get_profile
     from ..recipes import standard_recipe
 
-    p = get_profile(profile)
-    unknown = sorted(set(sizes) - set(SWAG_SIZES[p.name]))
-    if unknown:
-        raise TypeError(f"swag_recipe: unknown size(s) {unknown}; valid: {sorted(SWAG_SIZES[p.name])}")
-    cfg = {**SWAG_SIZES[p.name], **sizes}
-    train = standard_recipe(p, seed, epochs=cfg["epochs"], schedule="swa",
-                            schedule_kw={"swa_lr": cfg["swa_lr"], "swa_start": cfg["swa_start"]})
-    return {"train": train, "swa_start": cfg["swa_start"], "max_rank": cfg["max_rank"]}
+    p = get_profile(profile, swag=sizes) if sizes else get_profile(profile)
+    cfg = p.swag
+    train = standard_recipe(p, seed, epochs=cfg.epochs, schedule="swa",
+                            schedule_kw={"swa_lr": cfg.swa_lr, "swa_start": cfg.swa_start})
+    return {"train": train, "swa_start": cfg.swa_start, "max_rank": cfg.max_rank}
 
 
 def train_swag(recipe: dict, *, cache=None, device=None, progress: bool | None = None):

@@ -1,9 +1,9 @@
 """Cached experiment drivers of the mode-connectivity chapter: curves between two standard models, planes, spawning
 (linear mode connectivity vs the spawn epoch) and transfer learning (fine-tuned vs randomly initialised pairs).
 
-The shared evaluation protocol, the sizes table `LANDSCAPE_SIZES` and the cached linear path between two models are in
-`protocol.py`; the spawning experiment is in `spawning.py`. Both are re-exported here, so the chapter imports one
-module.
+The shared evaluation protocol and the cached linear path between two models are in `protocol.py` (sizes: the
+profile's ``landscape`` section); the spawning experiment is in `spawning.py`. Both are re-exported here, so the
+chapter imports one module.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from ..recipes import finetune_recipe, pretrain_recipe, profile_transfer, standa
 from ..state import parameter_keys
 from .curves import CurveModel, evaluate_curve, train_curve
 from .plane import plane_basis, plane_grid, project
-from .protocol import LANDSCAPE_SIZES, cached_arrays, landscape_data, landscape_sizes, pair_path, protocol_key
+from .protocol import cached_arrays, landscape_data, pair_path, protocol_key
 from .similarity import stage_similarity
 from .spawning import spawn_experiment
 
 __all__ = [
-    "LANDSCAPE_SIZES", "landscape_sizes", "landscape_data", "curve_recipe", "trained_curve", "curve_results",
+    "landscape_data", "curve_recipe", "trained_curve", "curve_results",
     "segment_results", "plane_results", "spawn_experiment", "transfer_models", "transfer_lmc",
     "similarity_tables",
 ]
@@ -71,11 +71,12 @@ def trained_curve(recipe: dict, progress: bool | None = None) -> tuple[CurveMode
     return curve, extra["history"]
 
 
-def curve_results(recipe: dict, n_points: int | None = None) -> dict:
-    """Test and train loss/error along a trained curve at `n_points` t's (default `n_curve_points` of
-    `LANDSCAPE_SIZES`; 61 in the reference), BN recomputed per t; cached. Train loss excludes the L2 term."""
-    p = get_profile(recipe["profile"])
-    n_points = n_points or landscape_sizes(p)["n_curve_points"]
+def curve_results(recipe: dict, n_points: int | None = None, *, profile: Profile) -> dict:
+    """Test and train loss/error along a trained curve at `n_points` t's (default: the profile's
+    ``landscape.n_curve_points``; 61 in the reference), BN recomputed per t; cached. Train loss excludes the L2
+    term. `profile` is the resolved profile the recipe was made with (its evaluation sizes)."""
+    p = get_profile(profile)
+    n_points = n_points or p.landscape.n_curve_points
     key = {"curve": recipe, "n_points": n_points, "protocol": protocol_key(p)}
 
     def build():
@@ -91,7 +92,7 @@ def segment_results(profile=None, seeds=(0, 1), n_alphas: int | None = None) -> 
     """Test and train loss/error on the straight segment between two standard models (BN recomputed per alpha)."""
     p = get_profile(profile)
     return pair_path(p, standard_recipe(p, seeds[0]), standard_recipe(p, seeds[1]),
-                      n_alphas or landscape_sizes(p)["n_alphas"])
+                      n_alphas or p.landscape.n_alphas)
 
 
 # ----------------------------------------------------------------------------------------------- planes
@@ -110,7 +111,7 @@ def plane_results(profile=None, third: str = "seed2", grid: int | None = None) -
     p = get_profile(profile)
     if third not in ("seed2", "bezier"):
         raise ValueError(f"third must be 'seed2' or 'bezier'; got {third!r}")
-    grid = grid or landscape_sizes(p)["plane_grid"]
+    grid = grid or p.landscape.plane_grid
     curves = {kind: curve_recipe(p, kind) for kind in ("bezier", "polychain")}
     key = {"third": third, "grid": grid, "curves": curves, "third_recipe": standard_recipe(p, 2),
            "protocol": protocol_key(p)}
@@ -146,7 +147,7 @@ def plane_results(profile=None, third: str = "seed2", grid: int | None = None) -
 def _random_init_recipe(p: Profile, seed: int) -> dict:
     """Training from random init on the labelled target classes (same data as fine-tuning, longer schedule)."""
     target = finetune_recipe(p)["data"]
-    return standard_recipe(p, seed, num_classes=5, data=target, epochs=landscape_sizes(p)["ri_epochs"])
+    return standard_recipe(p, seed, num_classes=5, data=target, epochs=p.landscape.ri_epochs)
 
 
 def transfer_models(profile=None, seeds=(0, 1), backbone_seed: int = 0) -> dict:
@@ -172,7 +173,7 @@ def transfer_lmc(profile=None, seeds=(0, 1), n_alphas: int | None = None) -> dic
         ``{"P-T": path, "RI-T": path}`` with ``alphas``, test ``loss``/``error``, ``train_loss``/``train_error``.
     """
     p = get_profile(profile)
-    n_alphas = n_alphas or landscape_sizes(p)["n_alphas"]
+    n_alphas = n_alphas or p.landscape.n_alphas
     transfer_models(p, seeds)  # trains (or loads) all of them first
     pt = [finetune_recipe(p, seed=s) for s in seeds]
     ri = [_random_init_recipe(p, s) for s in seeds]
@@ -189,7 +190,7 @@ def similarity_tables(profile=None, seeds=(0, 1)) -> dict:
     """
     p = get_profile(profile)
     models = transfer_models(p, seeds)
-    data = balanced_subset(profile_transfer(p).target_test, landscape_sizes(p)["n_similarity"], seed=13)
+    data = balanced_subset(profile_transfer(p).target_test, p.landscape.n_similarity, seed=13)
     pairs = {"P-T & P": (models["P-T"][0], models["P"]), "P-T & P-T": tuple(models["P-T"]),
              "P-T & RI-T": (models["P-T"][0], models["RI-T"][0]), "RI-T & RI-T": tuple(models["RI-T"]),
              "RI-T & P": (models["RI-T"][0], models["P"])}

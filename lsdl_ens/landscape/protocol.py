@@ -1,6 +1,6 @@
 """The evaluation protocol and sizes shared by the cached landscape experiments (`experiments.py`, `spawning.py`).
 
-Every driver reads its sizes from the run profile plus the small table `LANDSCAPE_SIZES` below, and stores its
+Every driver reads its sizes from the run profile (its ``landscape`` section), and stores its
 result in the checkpoint cache (`lsdl_ens.cache.default_cache`) under a recipe naming everything that determines
 it, so a second run of the chapter only reads files.
 
@@ -11,21 +11,10 @@ Evaluation protocol shared by all drivers (`landscape_data`):
     * BatchNorm recomputed at every point (``lsdl_ens.bn.update_bn``) on the first ``n_bn_batches`` augmented
       training batches of epoch 0 (the same batches at every point).
 
-``LANDSCAPE_SIZES`` (per profile name):
+The ``landscape`` section (`lsdl_ens.profiles.sections.LandscapeSizes`) gives the evaluation sizes, the points on
+paths, curves and planes, the spawn epochs and the epochs of the random-init target models.
 
-==================  =====================================================================================
-``n_eval``          test images per landscape point
-``n_train_eval``    training images for train loss / error
-``n_alphas``        points on the segment and transfer paths (Frankle et al.: about 30; 31 in the gpu profile)
-``n_curve_points``  t's along each trained curve (the reference's 61 in the gpu profile)
-``spawn_epochs``    epochs k at which the second child is spawned from the shared trajectory
-``n_spawn_alphas``  points on each spawn path (fewer than ``n_alphas``: one path per spawn epoch)
-``plane_grid``      grid side of the two planes (the profile's ``plane_grid`` is the reference's 21)
-``ri_epochs``       epochs of the random-init models on the target classes (they need more than fine-tuning)
-``n_similarity``    target test images for CKA / feature distances
-==================  =====================================================================================
-
-The cpu row is sized so that the whole chapter (two curves, one plane, the spawn sweep, the transfer models)
+The cpu section is sized so that the whole chapter (two curves, one plane, the spawn sweep, the transfer models)
 fits in about ten minutes of two idle cores on a cold cache: the model training dominates, evaluation sets are
 1,000 images (error resolution 0.1 point, far below the barriers measured).
 """
@@ -44,24 +33,7 @@ from ..recipes import load_state, profile_data, profile_transfer, train
 from ..train import default_device
 from .linear import linear_path
 
-__all__ = ["LANDSCAPE_SIZES", "landscape_sizes", "landscape_data", "bn_batches", "cached_arrays",
-           "protocol_key", "pair_path"]
-
-LANDSCAPE_SIZES = {
-    "smoke": dict(n_eval=500, n_train_eval=500, n_alphas=5, n_curve_points=5, spawn_epochs=(0, 1),
-                  n_spawn_alphas=5, plane_grid=4, ri_epochs=2, n_similarity=100),
-    "cpu": dict(n_eval=1000, n_train_eval=1000, n_alphas=21, n_curve_points=21, spawn_epochs=(0, 2, 6),
-                n_spawn_alphas=9, plane_grid=7, ri_epochs=30, n_similarity=500),
-    "gpu": dict(n_eval=10_000, n_train_eval=5000, n_alphas=31, n_curve_points=61,
-                spawn_epochs=(0, 1, 2, 5, 10, 20, 40), n_spawn_alphas=31, plane_grid=21, ri_epochs=100,
-                n_similarity=1000),
-}
-
-
-def landscape_sizes(profile=None) -> dict:
-    """The `LANDSCAPE_SIZES` row of a profile (a copy)."""
-    return dict(LANDSCAPE_SIZES[get_profile(profile).name])
-
+__all__ = ["landscape_data", "bn_batches", "cached_arrays", "protocol_key", "pair_path"]
 
 def bn_batches(train_set: ImageSet, p: Profile, seed: int = 0) -> list:
     """The first `p.n_bn_batches` augmented training batches of epoch 0 (all of them if None)."""
@@ -81,7 +53,7 @@ def landscape_data(profile=None, domain: str = "cifar10") -> dict:
         ``{"eval": ImageSet, "train_eval": ImageSet, "bn": [(x, y), ...], "train": ImageSet}``.
     """
     p = get_profile(profile)
-    sizes = landscape_sizes(p)
+    sizes = p.landscape
     if domain == "cifar10":
         train_set, _, test_set = profile_data(p)
     elif domain == "target":
@@ -89,8 +61,8 @@ def landscape_data(profile=None, domain: str = "cifar10") -> dict:
         train_set, test_set = split.target_train, split.target_test
     else:
         raise ValueError(f"domain must be 'cifar10' or 'target'; got {domain!r}")
-    eval_set = balanced_subset(test_set, min(sizes["n_eval"], len(test_set)), seed=11)
-    train_eval = balanced_subset(train_set, min(sizes["n_train_eval"], len(train_set)), seed=12)
+    eval_set = balanced_subset(test_set, min(sizes.n_eval, len(test_set)), seed=11)
+    train_eval = balanced_subset(train_set, min(sizes.n_train_eval, len(train_set)), seed=12)
     return {"eval": eval_set, "train_eval": train_eval, "bn": bn_batches(train_set, p), "train": train_set}
 
 
@@ -106,8 +78,8 @@ def cached_arrays(kind: str, recipe: dict, build) -> dict:
 
 def protocol_key(p: Profile, domain: str = "cifar10") -> dict:
     """What determines an evaluation under the protocol (part of every cached result's recipe)."""
-    sizes = landscape_sizes(p)
-    return {"profile": p.name, "domain": domain, "n_eval": sizes["n_eval"], "n_train_eval": sizes["n_train_eval"],
+    sizes = p.landscape
+    return {"profile": p.name, "domain": domain, "n_eval": sizes.n_eval, "n_train_eval": sizes.n_train_eval,
             "n_bn_batches": p.n_bn_batches, "batch_size": p.batch_size}
 
 

@@ -23,7 +23,7 @@ from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, t
 from ..schedules import cosine_lr
 from ..train import Callback, default_device, fit, make_optimizer
 from .linear import barrier
-from .protocol import landscape_sizes, pair_path
+from .protocol import pair_path
 
 __all__ = ["spawn_experiment"]
 
@@ -137,11 +137,11 @@ def spawn_experiment(profile=None, spawn_epochs=None, seed: int = 0, child_seed:
         "child_test_error": [...]}``; barriers of the error, linear reference, as fractions.
     """
     p = get_profile(profile)
-    sizes = landscape_sizes(p)
-    spawn_epochs = tuple(sizes["spawn_epochs"] if spawn_epochs is None else spawn_epochs)
+    sizes = p.landscape
+    spawn_epochs = tuple(sizes.spawn_epochs if spawn_epochs is None else spawn_epochs)
     if any(int(k) != k or not 0 <= k < p.epochs for k in spawn_epochs):
         raise ValueError(f"spawn_epochs must be integers in [0, {p.epochs}); got {spawn_epochs}")
-    n_alphas = n_alphas or sizes["n_spawn_alphas"]
+    n_alphas = n_alphas or sizes.n_spawn_alphas
     recipe = standard_recipe(p, seed)
     parent = _spawn_parent(recipe, spawn_epochs)
     end = recipe["epochs"]

@@ -12,7 +12,8 @@ After every epoch a callback records the evaluation weights' test accuracy and l
 training loss on a fixed subset. BN: running statistics as trained (shared by Lookaround's heads, fast-weight
 statistics for Lookahead), except SWA's average, which needs `update_bn`.
 
-Sizes per profile (``OPT_SIZES``): n_train (class-balanced subset of the profile's training split), epochs.
+Sizes: the profile's ``optim`` section (n_train, a class-balanced subset of its training split, and epochs) and
+``optim_plane`` section (the Lookahead plane).
     smoke: 256 images, 2 epochs | cpu: the profile's 10,000 images, 8 epochs (3 views: 240k image-steps per
     method; a first run with 4,000 images x 4 epochs left Lookahead and Lookaround far from converged) |
     gpu: the profile's training split, 30 epochs.
@@ -38,11 +39,9 @@ from ..train import Callback, default_device, evaluate, fit
 from .lookahead import Lookahead
 from .lookaround import Lookaround, multiview_step
 
-__all__ = ["OPT_SIZES", "PLANE_SIZES", "METHODS", "optimizer_recipe", "train_optimizer", "evaluation_weights",
+__all__ = ["METHODS", "optimizer_recipe", "train_optimizer", "evaluation_weights",
            "lookahead_plane"]
 
-OPT_SIZES = {"smoke": {"n_train": 256, "epochs": 2}, "cpu": {"n_train": None, "epochs": 8},
-             "gpu": {"n_train": None, "epochs": 30}}
 METHODS = ("sgd", "lookahead", "lookaround", "swa")
 
 
@@ -51,9 +50,8 @@ def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: in
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     p = get_profile(profile)
-    sizes = OPT_SIZES.get(p.name, OPT_SIZES["cpu"])
-    epochs = sizes["epochs"]
-    recipe = {"method": method, "model": p.model, "n_train": sizes["n_train"],
+    epochs = p.optim.epochs
+    recipe = {"method": method, "model": p.model, "n_train": p.optim.n_train,
               "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test}, "epochs": epochs,
               "lr": p.lr, "momentum": 0.9, "weight_decay": p.weight_decay, "batch_size": p.batch_size, "views": 3,
               "k": 5, "alpha": 0.5, "swa_start": max(1, round(2 * epochs / 3)), "swa_lr": p.lr / 5,
@@ -163,10 +161,6 @@ def train_optimizer(recipe: dict, *, cache=None, device=None, progress: bool | N
     return model.to(device), info
 
 
-PLANE_SIZES = {"smoke": {"grid": 4, "n_eval": 200}, "cpu": {"grid": 9, "n_eval": 1000},
-               "gpu": {"grid": 15, "n_eval": 2000}}
-
-
 def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: float = 0.5, *, cache=None,
                     device=None, progress: bool | None = None) -> dict:
     """One Lookahead outer iteration drawn on the test-accuracy surface (Zhang et al. 2019, Fig. 1), cached.
@@ -174,7 +168,7 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
     From the trained Lookahead run of `optimizer_recipe("lookahead", profile)`, take k inner SGD steps (lr of the
     profile, momentum 0.9) on augmented training batches; the plane passes through the first, middle and last
     fast weights; the slow update phi + alpha (theta_k - phi) lies on it. BN statistics are recomputed at every
-    grid point (2 training batches). Sizes (``PLANE_SIZES``): grid points per axis and test images.
+    grid point (2 training batches). Sizes: the profile's ``optim_plane`` section.
 
     Returns:
         {"xs", "ys", "accuracy" [G, G] (test, %), "fast" [k + 1, 2] projected fast weights, "slow" [2, 2]
@@ -185,9 +179,9 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
     from ..state import parameter_keys
 
     p = get_profile(profile)
-    sizes = PLANE_SIZES.get(p.name, PLANE_SIZES["cpu"])
+    sizes = p.optim_plane
     base = optimizer_recipe("lookahead", p)
-    recipe = {"run": base, "k": k, "alpha": alpha, **sizes}
+    recipe = {"run": base, "k": k, "alpha": alpha, "grid": sizes.grid, "n_eval": sizes.n_eval}
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
 
@@ -195,7 +189,7 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
         model, _ = train_optimizer(base, cache=cache, device=device, progress=progress)
         d = base["data"]
         train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
-        test = balanced_subset(test, sizes["n_eval"], seed=13)
+        test = balanced_subset(test, sizes.n_eval, seed=13)
         batches = list(BatchLoader(train, base["batch_size"], shuffle=True, augment=True, seed=5, device=device))
         bn_batches = batches[:2]
         sgd = torch.optim.SGD(model.parameters(), lr=base["lr"], momentum=0.9, weight_decay=base["weight_decay"])
@@ -210,7 +204,7 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
         slow_new = {n: (states[0][n] + alpha * (states[-1][n] - states[0][n])) if n in keys else states[-1][n]
                     for n in states[0]}
         basis = plane_basis(states[0], states[k // 2], states[-1], keys=keys)
-        grid = plane_grid(model, basis, test, bn_data=bn_batches, grid=sizes["grid"], margin=0.3,
+        grid = plane_grid(model, basis, test, bn_data=bn_batches, grid=sizes.grid, margin=0.3,
                           progress=progress)
 
         def acc(state):

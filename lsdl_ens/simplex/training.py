@@ -12,7 +12,8 @@ k randomly initialised networks of the same architecture. In train mode BN uses 
 Reference: g-benton/loss-surface-simplexes@0f55807: simplex/utils.py (``train_epoch_volume``),
 experiments/vgg-cifar10/simplex_trainer.py. The reference sums the S = 5 cross-entropies (its ``.div`` is not in
 place), ``reduce="sum"`` reproduces that. Deviations: S and the epochs per vertex come from the run profile
-(``SPRO_SIZES``); the reference's net is VGG16 without BN, ours may have BN (recomputed per point at evaluation).
+(the profile's ``spro`` section); the reference's net is VGG16 without BN, ours may have BN (recomputed per point
+at evaluation).
 """
 
 from __future__ import annotations
@@ -29,16 +30,8 @@ from ..schedules import cosine_lr
 from .model import SimplexModel
 from .volume import cayley_menger_volume
 
-__all__ = ["SPRO_SIZES", "random_log_volume", "train_vertex", "spro_recipe", "train_spro"]
+__all__ = ["random_log_volume", "train_vertex", "spro_recipe", "train_spro"]
 
-#: Extra sizes per profile: vertices in total (v_0 included), epochs per new vertex, points per batch. The cpu row
-#: costs 1B (base) + 2 vertices x 3 epochs x 2 points = 2B of forward/backward passes, the chapter's equal budget.
-#: n_points: simplex points per ensemble; grid: barycentric grid resolution of the loss plot (evaluation only).
-SPRO_SIZES = {
-    "smoke": {"n_vertices": 3, "epochs": 1, "n_samples": 2, "lr": 0.01, "lam": 1e-6, "n_points": 3, "grid": 2},
-    "cpu": {"n_vertices": 3, "epochs": 3, "n_samples": 2, "lr": 0.01, "lam": 1e-6, "n_points": 10, "grid": 5},
-    "gpu": {"n_vertices": 4, "epochs": 10, "n_samples": 5, "lr": 0.01, "lam": 1e-6, "n_points": 20, "grid": 8},
-}
 
 
 def random_log_volume(model: nn.Module, n_vertices: int, seed: int = 0) -> float:
@@ -104,17 +97,15 @@ def train_vertex(simplex: SimplexModel, data, *, epochs: int, lr: float = 0.01, 
 
 
 def spro_recipe(profile=None, seed: int = 0, **sizes) -> dict:
-    """Recipe of a SPRO simplex grown from the profile's standard model of ``seed`` (``SPRO_SIZES``, overridable)."""
+    """Recipe of a SPRO simplex grown from the profile's standard model of ``seed`` (sizes: the profile's ``spro``
+    section; `sizes` override its fields)."""
     from ..profiles import get_profile
     from ..recipes import standard_recipe
 
-    p = get_profile(profile)
-    unknown = sorted(set(sizes) - set(SPRO_SIZES[p.name]))
-    if unknown:
-        raise TypeError(f"spro_recipe: unknown size(s) {unknown}; valid: {sorted(SPRO_SIZES[p.name])}")
-    cfg = {**SPRO_SIZES[p.name], **sizes}
-    return {"base": standard_recipe(p, seed), "n_vertices": cfg["n_vertices"], "epochs": cfg["epochs"],
-            "n_samples": cfg["n_samples"], "lr": cfg["lr"], "lam": cfg["lam"], "weight_decay": p.weight_decay,
+    p = get_profile(profile, spro=sizes) if sizes else get_profile(profile)
+    cfg = p.spro
+    return {"base": standard_recipe(p, seed), "n_vertices": cfg.n_vertices, "epochs": cfg.epochs,
+            "n_samples": cfg.n_samples, "lr": cfg.lr, "lam": cfg.lam, "weight_decay": p.weight_decay,
             "reduce": "sum", "batch_size": p.batch_size, "seed": seed}
 
 

@@ -10,7 +10,8 @@ soups, the cycle hyperparameter grid, interpolation between members and OOD eval
 | `ensemble_curve`, `member_diversity`, `barrier_of`, `soup_recipe`, `load_soup`, `consecutive_paths`,
   `member_plane` | `analysis.py` |
 | `SEVERITIES`, `ood_sets`, `ood_probs`, `ood_accuracy` | `ood.py` |
-| `transfer_sizes`, `SIZES` | `sizes.py` |
+
+The chapter's sizes are the profile's ``transfer`` section (`lsdl_ens.profiles.sections.TransferSizes`).
 
 Reference: Sadrtdinov, Pozdeev, Vetrov, Lobacheva, "To Stay or Not to Stay in the Pre-train Basin: Insights on
 Ensembling in Transfer Learning", NeurIPS 2023, https://arxiv.org/abs/2303.03374;
@@ -25,7 +26,6 @@ from .grid import grid_settings, method_recipes, run_grid, run_soup_grid, select
 from .members import (backbone_of, global_de_recipes, labels, local_de_recipes, member_probs, pretrain_cost,
                       stack_probs, transfer_finetune_recipe)
 from .ood import SEVERITIES, ood_accuracy, ood_labels, ood_probs, ood_sets
-from .sizes import SIZES, TransferSizes, transfer_sizes
 
 __all__ = [
     "transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs", "stack_probs",
@@ -35,5 +35,4 @@ __all__ = [
     "grid_settings", "method_recipes", "run_grid", "run_soup_grid", "select_settings",
     "ensemble_curve", "member_diversity", "barrier_of", "soup_recipe", "load_soup", "consecutive_paths", "member_plane",
     "SEVERITIES", "ood_sets", "ood_probs", "ood_accuracy", "ood_labels",
-    "SIZES", "TransferSizes", "transfer_sizes",
 ]

@@ -25,11 +25,10 @@ from ..data import BatchLoader
 from ..landscape import barrier, linear_path, plane_basis, plane_grid
 from ..metrics import accuracy, diversity, ensemble_probs, nll
 from ..profiles import Profile, get_profile
-from ..recipes import load_state
+from ..recipes import load_state, profile_transfer
 from ..soups import uniform_soup
 from ..state import parameter_keys
 from ..train import default_device
-from .sizes import transfer_sizes
 
 __all__ = ["ensemble_curve", "member_diversity", "barrier_of", "soup_recipe", "load_soup", "consecutive_paths",
            "member_plane", "bn_loader"]
@@ -99,11 +98,10 @@ def load_soup(recipe: dict, *, cache=None, device=None, progress=None) -> torch.
 
 # ----------------------------------------------------------------------------------------------- landscapes
 @lru_cache(maxsize=4)
-def _landscape_test(profile_name: str, n: int):
+def _landscape_test(p: Profile, n: int):
     from ..data.splits import balanced_subset
-    from .members import _split
 
-    test = _split(profile_name).target_test
+    test = profile_transfer(p).target_test
     return test if n >= len(test) else balanced_subset(test, n, seed=5)
 
 
@@ -115,10 +113,9 @@ def consecutive_paths(member_recipes: Sequence[dict], profile: Profile | str | N
     Returns one dict per pair with numpy arrays ``alphas, loss, error, train_loss, train_error``.
     """
     from .cycles import load_member
-    from .members import _split
 
     p = get_profile(profile)
-    sizes = transfer_sizes(p)
+    sizes = p.transfer
     cache = cache or default_cache()
     out = []
     for a, b in zip(member_recipes[:-1], member_recipes[1:]):
@@ -128,8 +125,8 @@ def consecutive_paths(member_recipes: Sequence[dict], profile: Profile | str | N
             ma = load_member(a, cache=cache, device=device, progress=progress)
             mb = load_member(b, cache=cache, device=device, progress=progress)
             base = _base_recipe(a)
-            res = linear_path(ma, ma.state_dict(), mb.state_dict(), _landscape_test(p.name, sizes.n_landscape),
-                              bn_data=bn_loader(base), train_data=_split(p.name).target_train,
+            res = linear_path(ma, ma.state_dict(), mb.state_dict(), _landscape_test(p, sizes.n_landscape),
+                              bn_data=bn_loader(base), train_data=profile_transfer(p).target_train,
                               alphas=np.linspace(0, 1, sizes.n_alphas), progress=progress)
             return {k: torch.as_tensor(v) for k, v in res.items()}, {}
 
@@ -143,20 +140,20 @@ def member_plane(member_recipes: Sequence[dict], profile: Profile | str | None =
     """Train and test loss/error on the plane through three members (BN recomputed at every point; cached, kind
     "transfer_plane"). Returns `lsdl_ens.landscape.plane_grid`'s dict (numpy arrays)."""
     from .cycles import load_member
-    from .members import _split
 
     if len(member_recipes) != 3:
         raise ValueError(f"member_recipes must name exactly 3 members; got {len(member_recipes)}")
     p = get_profile(profile)
-    sizes = transfer_sizes(p)
+    sizes = p.transfer
     cache = cache or default_cache()
     key = {"members": list(member_recipes), "profile": p.name, "grid": sizes.plane_grid, "n_test": sizes.n_landscape}
 
     def build():
         models = [load_member(r, cache=cache, device=device, progress=progress) for r in member_recipes]
         basis = plane_basis(*[m.state_dict() for m in models], keys=parameter_keys(models[0]))
-        res = plane_grid(models[0], basis, _landscape_test(p.name, sizes.n_landscape),
-                         bn_data=bn_loader(_base_recipe(member_recipes[0])), train_data=_split(p.name).target_train,
+        res = plane_grid(models[0], basis, _landscape_test(p, sizes.n_landscape),
+                         bn_data=bn_loader(_base_recipe(member_recipes[0])),
+                         train_data=profile_transfer(p).target_train,
                          grid=sizes.plane_grid, progress=progress)
         return {k: torch.as_tensor(v) for k, v in res.items()}, {}
 

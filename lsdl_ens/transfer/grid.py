@@ -23,14 +23,13 @@ from ..profiles import Profile, get_profile
 from .analysis import ensemble_curve, soup_recipe
 from .cycles import cycle_recipes
 from .members import labels, member_probs, stack_probs, transfer_finetune_recipe
-from .sizes import transfer_sizes
 
 __all__ = ["grid_settings", "method_recipes", "run_grid", "run_soup_grid", "select_settings"]
 
 
 def grid_settings(profile: Profile | str | None = None) -> list[tuple[float, float]]:
     """All (lr_mult, epoch_mult) cells of the profile's grid."""
-    s = transfer_sizes(profile)
+    s = get_profile(profile).transfer
     return [(lr, ep) for lr in s.lr_mults for ep in s.epoch_mults]
 
 
@@ -38,7 +37,7 @@ def method_recipes(method: str, profile: Profile | str | None = None, setting: t
                    n_members: int | None = None) -> list[dict]:
     """Member recipes of "local_de", "global_de", "sse" or "starsse" (cycle methods need `setting`).
 
-    Default sizes: profile.ensemble_size, except Global DE: `transfer_sizes(profile).n_global` (one pre-training per
+    Default sizes: profile.ensemble_size, except Global DE: the profile's ``transfer.n_global`` (one pre-training per
     member)."""
     from .members import global_de_recipes, local_de_recipes
 
@@ -47,7 +46,7 @@ def method_recipes(method: str, profile: Profile | str | None = None, setting: t
     if method == "local_de":
         return local_de_recipes(p, n)
     if method == "global_de":
-        return global_de_recipes(p, transfer_sizes(p).n_global if n_members is None else n_members)
+        return global_de_recipes(p, p.transfer.n_global if n_members is None else n_members)
     if method in ("sse", "starsse"):
         if setting is None:
             raise ValueError(f"method {method!r} needs setting=(lr_mult, epoch_mult)")

@@ -10,7 +10,7 @@ Member 0 of both is the same run (`transfer_finetune_recipe(profile, backbone_se
 model 1 of SSE/StarSSE (`lsdl_ens.transfer.cycles`).
 
 Every member is fine-tuned with `transfer_finetune_recipe`: the course's `finetune_recipe` with the chapter's
-epochs and LR (`transfer_sizes(profile).finetune_epochs` / `finetune_lr`, longer than the profile's on cpu so that
+epochs and LR (the profile's ``transfer.finetune_epochs`` / ``finetune_lr``, longer than the profile's on cpu so that
 model 1 is converged, as the paper assumes).
 
 Reference: Sadrtdinov et al., NeurIPS 2023, https://arxiv.org/abs/2303.03374; isadrtdinov/ens-for-transfer
@@ -19,15 +19,12 @@ Reference: Sadrtdinov et al., NeurIPS 2023, https://arxiv.org/abs/2303.03374; is
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 
 from ..cache import default_cache
 from ..profiles import Profile, get_profile
 from ..recipes import finetune_recipe, profile_transfer
 from ..train import predict_probs
-from .sizes import transfer_sizes
 
 __all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs",
            "pretrain_cost"]
@@ -35,10 +32,10 @@ __all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", 
 
 def transfer_finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0, seed: int = 0,
                              **overrides) -> dict:
-    """`finetune_recipe` with the transfer chapter's fine-tuning epochs and LR (`transfer_sizes`; where those are
+    """`finetune_recipe` with the transfer chapter's fine-tuning epochs and LR (``profile.transfer``; where those are
     None, the profile's). `overrides` win over both."""
     p = get_profile(profile)
-    s = transfer_sizes(p)
+    s = p.transfer
     chapter = {k: v for k, v in (("epochs", s.finetune_epochs), ("lr", s.finetune_lr)) if v is not None}
     return finetune_recipe(p, backbone_seed=backbone_seed, seed=seed, **{**chapter, **overrides})
 
@@ -85,11 +82,6 @@ def pretrain_cost(recipes) -> dict:
     return {"pretrain_images": pre, "finetune_images": fine, "n_backbones": len(backbones)}
 
 
-@lru_cache(maxsize=4)
-def _split(profile_name: str):
-    return profile_transfer(get_profile(profile_name))
-
-
 def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=None, device=None,
                  progress: bool | None = None) -> dict:
     """Softmax probabilities of one member on the target validation and test sets: ``{"val", "test"}`` (cached,
@@ -98,10 +90,11 @@ def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=No
 
     p = get_profile(profile)
     cache = cache or default_cache()
-    key = {"member": recipe, "eval": {"profile": p.name, "n_target": p.n_target, "n_test": p.n_test}}
+    key = {"member": recipe, "eval": {"profile": p.name, "n_source": p.n_source, "n_target": p.n_target,
+                                      "n_test": p.n_test}}
 
     def build():
-        split = _split(p.name)
+        split = profile_transfer(p)
         model = load_member(recipe, cache=cache, device=device, progress=progress)
         return {"val": predict_probs(model, split.target_val, device=device),
                 "test": predict_probs(model, split.target_test, device=device)}, {}
@@ -112,7 +105,7 @@ def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=No
 
 def labels(profile: Profile | str | None = None) -> dict:
     """``{"val", "test"}`` labels of the target sets of `profile`."""
-    split = _split(get_profile(profile).name)
+    split = profile_transfer(get_profile(profile))
     return {"val": split.target_val.labels, "test": split.target_test.labels}
 
 

@@ -21,8 +21,8 @@ from ..data import ImageSet
 from ..data.splits import balanced_subset
 from ..metrics import accuracy
 from ..profiles import Profile, get_profile
+from ..recipes import profile_transfer
 from ..train import predict_probs
-from .sizes import transfer_sizes
 
 __all__ = ["SEVERITIES", "ood_sets", "ood_probs", "ood_accuracy"]
 
@@ -36,32 +36,30 @@ def _corruptions():
 
 
 @lru_cache(maxsize=256)
-def _corrupted(profile_name: str, n: int, name: str, severity: int) -> ImageSet:
+def _corrupted(p: Profile, n: int, name: str, severity: int) -> ImageSet:
     from ..data import corrupt
 
-    base = _clean(profile_name, n)
+    base = _clean(p, n)
     seed = 1000 * _corruptions().index(name) + severity
     return base.with_images(corrupt(base.images, name, severity, seed=seed))
 
 
 @lru_cache(maxsize=4)
-def _clean(profile_name: str, n: int) -> ImageSet:
-    from .members import _split
-
-    test = _split(profile_name).target_test
+def _clean(p: Profile, n: int) -> ImageSet:
+    test = profile_transfer(p).target_test
     return test if n >= len(test) else balanced_subset(test, n, seed=0)
 
 
 def ood_sets(profile: Profile | str | None = None) -> dict:
     """``{(name, severity): ImageSet}`` of the profile's corrupted target test sets (built once, in memory)."""
     p = get_profile(profile)
-    n = transfer_sizes(p).n_ood
-    return {(c, s): _corrupted(p.name, n, c, s) for c in _corruptions() for s in SEVERITIES}
+    n = p.transfer.n_ood
+    return {(c, s): _corrupted(p, n, c, s) for c in _corruptions() for s in SEVERITIES}
 
 
 def ood_labels(profile: Profile | str | None = None) -> torch.Tensor:
     p = get_profile(profile)
-    return _clean(p.name, transfer_sizes(p).n_ood).labels
+    return _clean(p, p.transfer.n_ood).labels
 
 
 def ood_probs(recipe: dict, profile: Profile | str | None = None, *, cache=None, device=None,
@@ -71,7 +69,8 @@ def ood_probs(recipe: dict, profile: Profile | str | None = None, *, cache=None,
 
     p = get_profile(profile)
     cache = cache or default_cache()
-    key = {"member": recipe, "ood": {"profile": p.name, "n": transfer_sizes(p).n_ood,
+    key = {"member": recipe, "ood": {"profile": p.name, "n": p.transfer.n_ood, "n_source": p.n_source,
+                                     "n_target": p.n_target, "n_test": p.n_test,
                                      "corruptions": list(_corruptions()), "severities": list(SEVERITIES)}}
 
     def build():

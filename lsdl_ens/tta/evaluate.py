@@ -1,14 +1,10 @@
 """Accuracy of test-time adaptation on (corrupted) CIFAR-10 test images, batch by batch, cached.
 
-Sizes per profile (``TTA_SIZES``):
-    n_images: test images per corruption (class-balanced subset of the profile's test split, first n);
-    batch_size: the adaptation batch; n_iters / n_rounds: WATT's L and M; tent_steps: TENT's steps per batch;
-    strategy_steps: steps per template in the averaging-strategy comparison (L x M = this; the paper uses 10);
-    corruptions: which of ``lsdl_ens.data.CORRUPTIONS`` the per-corruption table covers (severity 5).
-    smoke: 64 images, batches of 32, L=1, M=1, 3 corruptions (seconds);
-    cpu:   128 images (one batch of 128), L=2, M=1, the 15 benchmark corruptions (M=1 instead of the
-           reference's 5 / 50 rounds to fit the CPU budget: 16 steps per batch for WATT-P and WATT-S alike);
-    gpu:   1000 images, batches of 128, L=2, M=5, the 15 benchmark corruptions.
+Sizes: the profile's ``tta`` section (`lsdl_ens.profiles.sections.TTASizes`): test images per corruption (a
+class-balanced subset of the profile's test split, first n), the adaptation batch, WATT's L and M, TENT's steps
+per batch, steps per template of the averaging-strategy comparison (L x M = this; the paper uses 10) and the
+corruptions of the per-corruption table (severity 5). The cpu profile uses M = 1 instead of the reference's 5 / 50
+rounds to fit the CPU budget.
 """
 
 from __future__ import annotations
@@ -19,31 +15,12 @@ import torch
 
 from ..cache import default_cache
 from ..data import CIFAR10_CLASSES, BatchLoader
-from ..profiles import Profile, get_profile
+from ..profiles import BENCHMARK_CORRUPTIONS, Profile, get_profile
 from ..recipes import cifar10_splits
 from .pretrain import clip_recipe, pretrained_clip
 
-__all__ = ["TTA_SIZES", "BENCHMARK_CORRUPTIONS", "tta_sizes", "tta_accuracy", "evaluate_tta", "make_adapter",
+__all__ = ["BENCHMARK_CORRUPTIONS", "tta_accuracy", "evaluate_tta", "make_adapter",
            "test_images", "strategy_settings"]
-
-BENCHMARK_CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-                         "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform",
-                         "pixelate", "jpeg_compression")
-
-TTA_SIZES = {
-    "smoke": {"n_images": 64, "batch_size": 32, "n_iters": 1, "n_rounds": 1, "tent_steps": 2, "strategy_steps": 2,
-              "corruptions": ("gaussian_noise", "contrast", "brightness")},
-    "cpu": {"n_images": 128, "batch_size": 128, "n_iters": 2, "n_rounds": 1, "tent_steps": 10, "strategy_steps": 4,
-            "corruptions": BENCHMARK_CORRUPTIONS},
-    "gpu": {"n_images": 1000, "batch_size": 128, "n_iters": 2, "n_rounds": 5, "tent_steps": 10, "strategy_steps": 10,
-            "corruptions": BENCHMARK_CORRUPTIONS},
-}
-
-
-def tta_sizes(profile: Profile | str | None = None) -> dict:
-    p = get_profile(profile)
-    return dict(TTA_SIZES.get(p.name, TTA_SIZES["cpu"]))
-
 
 def test_images(profile: Profile | str | None = None, corruption: str | None = None, severity: int = 5,
                 n_images: int | None = None):
@@ -51,7 +28,7 @@ def test_images(profile: Profile | str | None = None, corruption: str | None = N
     from ..data import corrupt
 
     p = get_profile(profile)
-    n = n_images or tta_sizes(p)["n_images"]
+    n = n_images or p.tta.n_images
     _, _, test = cifar10_splits(p.n_train, p.n_val, p.n_test)
     g = torch.Generator().manual_seed(7)
     idx = torch.randperm(len(test), generator=g)[:n]
@@ -105,28 +82,29 @@ def tta_accuracy(model, adapter, images: torch.Tensor, labels: torch.Tensor, bat
 def evaluate_tta(method: str, corruption: str | None = None, severity: int = 5, *, profile=None,
                  clip: dict | None = None, cache=None, device=None, **method_kw) -> dict:
     """Cached accuracy of `method` ("none", "tent", "sequential", "parallel", "text", "output") on the profile's
-    test images under `corruption` (None: clean). Defaults: WATT's L and M and TENT's steps from `TTA_SIZES`.
+    test images under `corruption` (None: clean). Defaults: WATT's L and M and TENT's steps from the profile's
+    ``tta`` section.
 
     Returns {"accuracy", "seconds", "recipe"}.
     """
     p = get_profile(profile)
-    sizes = tta_sizes(p)
+    sizes = p.tta
     clip = clip or clip_recipe(p)
     kw = dict(method_kw)
     if method in ("sequential", "parallel", "text", "output"):
-        kw.setdefault("n_iters", sizes["n_iters"])
-        kw.setdefault("n_rounds", sizes["n_rounds"])
+        kw.setdefault("n_iters", sizes.n_iters)
+        kw.setdefault("n_rounds", sizes.n_rounds)
     elif method == "tent":
-        kw.setdefault("n_steps", sizes["tent_steps"])
+        kw.setdefault("n_steps", sizes.tent_steps)
     recipe = {"clip": clip, "method": method, "kw": kw, "corruption": corruption, "severity": severity,
-              "n_images": sizes["n_images"], "batch_size": sizes["batch_size"], "profile": p.name}
+              "n_images": sizes.n_images, "batch_size": sizes.batch_size, "profile": p.name}
     cache = cache or default_cache()
 
     def build():
         model, _ = pretrained_clip(clip, cache=cache, device=device)
-        images, labels = test_images(p, corruption, severity, sizes["n_images"])
+        images, labels = test_images(p, corruption, severity, sizes.n_images)
         adapter = make_adapter(model, method, **kw)
-        out = tta_accuracy(model, adapter, images, labels, sizes["batch_size"])
+        out = tta_accuracy(model, adapter, images, labels, sizes.batch_size)
         return {"correct": out["correct"]}, {"accuracy": out["accuracy"], "seconds": out["seconds"]}
 
     _, extra = cache.get_or_create("tta_eval", recipe, build)

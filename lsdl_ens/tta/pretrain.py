@@ -6,7 +6,7 @@ Each training image gets a caption ``template.format(class name)`` with a templa
 Captions of same-class images in a batch are false negatives (as in CLIP on web data); the model still learns a
 class-aligned embedding. Images: the profile's training split with crop + flip; AdamW, cosine learning rate.
 
-Sizes per profile (``CLIP_SIZES``): epochs of contrastive training; the images are the profile's training split.
+Sizes: the profile's ``clip`` section (epochs of contrastive training); the images are the profile's training split.
     smoke: 2 epochs (1k images) | cpu: 8 epochs (10k) | gpu: 40 epochs (45k).
 """
 
@@ -26,9 +26,8 @@ from ..train import default_device, fit
 from .clip_model import SimpleTokenizer, TinyCLIP
 from .templates import CAPTION_TEMPLATES
 
-__all__ = ["CLIP_SIZES", "clip_recipe", "pretrained_clip", "build_tokenizer", "zero_shot_accuracy"]
+__all__ = ["clip_recipe", "pretrained_clip", "build_tokenizer", "zero_shot_accuracy"]
 
-CLIP_SIZES = {"smoke": {"epochs": 2}, "cpu": {"epochs": 8}, "gpu": {"epochs": 40}}
 
 
 def _pool_hash() -> str:
@@ -45,7 +44,7 @@ def clip_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides
     p = get_profile(profile)
     recipe = {"model": "tiny_clip", "widths": [16, 32, 64, 128], "embed_dim": 64,
               "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test},
-              "epochs": CLIP_SIZES.get(p.name, CLIP_SIZES["cpu"])["epochs"], "lr": 2e-3, "weight_decay": 0.01,
+              "epochs": p.clip.epochs, "lr": 2e-3, "weight_decay": 0.01,
               "batch_size": 128, "templates": _pool_hash(), "seed": seed}
     unknown = sorted(set(overrides) - set(recipe))
     if unknown:
