@@ -85,7 +85,11 @@ def test_kfac_laplace_on_the_fake_device_equals_cpu(damping, subset):
         la.sample(model, generator=torch.Generator().manual_seed(2))
         sampled = model.head.weight.detach().cpu().clone()
         probs = la.predict(data, n_samples=2, seed=3).cpu()
-        return precision, sampled, probs
+        if subset != "last_layer":
+            return precision, sampled, probs
+        glm = [la.predict(data, predictive="glm").cpu(),
+               la.predict(data, predictive="glm", link="mc", n_samples=2, seed=3).cpu()]
+        return precision, sampled, probs, *glm
 
     expected = run(tiny_cnn(seed=0), "cpu")
     with fake_device():
