@@ -16,6 +16,11 @@ N(f*, cov), approximated by
 * ``link="probit"`` (MacKay 1992): softmax(f* / sqrt(1 + pi/8 diag(cov))), deterministic;
 * ``link="mc"``: the mean of softmax(f* + R z) over ``n_samples`` draws z ~ N(0, I), cov = R R^T.
 
+The probit link reads only diag(cov), as laplace-torch's does. Part of that variance lies along the all-ones
+direction (a common shift of every logit): the softmax ignores it and the likelihood leaves it unconstrained (G has
+1 in its null space), so only the prior limits it, and a small tau flattens the probit probabilities more than the
+exact expectation (the MC link) does. Tuning tau on the probit predictive's validation NLL takes this into account.
+
 References:
     Immer, Korzepa, Bauer, "Improving predictions of Bayesian neural nets via local linearization", AISTATS 2021;
     Daxberger et al., "Laplace Redux", NeurIPS 2021; MacKay, "The evidence framework applied to classification
