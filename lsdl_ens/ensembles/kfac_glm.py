@@ -19,7 +19,7 @@ N(f*, cov), approximated by
 The probit link reads only diag(cov), as laplace-torch's does. Part of that variance lies along the all-ones
 direction (a common shift of every logit): the softmax ignores it and the likelihood leaves it unconstrained (G has
 1 in its null space), so only the prior limits it, and a small tau flattens the probit probabilities more than the
-exact expectation (the MC link) does. Tuning tau on the probit predictive's validation NLL takes this into account.
+exact expectation (the MC link) does: the two links tune to different values of tau.
 
 References:
     Immer, Korzepa, Bauer, "Improving predictions of Bayesian neural nets via local linearization", AISTATS 2021;
