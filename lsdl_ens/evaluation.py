@@ -10,29 +10,33 @@ other weights, so every point is evaluated the same way:
 Data are replayed identically at every point (``replayable``), so differences between points come from the
 weights alone. ``preserved`` puts the template's state back when a sweep ends.
 
-Two entry points: ``evaluate_point`` (the loss/error dict of one state, for sweeps over many points) and
-``state_evaluator`` (an ``evaluate(state) -> float`` for selection loops such as ``lsdl_ens.soups.greedy_soup``).
+Entry points: ``evaluate_point`` (the loss/error dict of one state), ``evaluate_states`` (a sweep over many states,
+e.g. a line or a ray) and ``state_evaluator`` (an ``evaluate(state) -> float`` for selection loops such as
+``lsdl_ens.soups.greedy_soup``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import checks
 from .bn import has_bn, update_bn
 from .data import BatchLoader, ImageSet
+from .models import model_device
 from .state import StateDict
 from .train import evaluate as evaluate_model
+from .train import progress_enabled
 
-__all__ = ["Batches", "replayable", "check_bn_data", "loss_and_error", "evaluate_point", "stack_results",
-           "preserved", "state_evaluator"]
+__all__ = ["Batches", "replayable", "check_bn_data", "loss_and_error", "evaluate_point", "evaluate_states",
+           "stack_results", "preserved", "state_evaluator"]
 
 #: a zero-argument function returning a fresh iterator over the same (x, y) batches each time
 Batches = Callable[[], Iterator]
@@ -120,6 +124,42 @@ def evaluate_point(model: nn.Module, state: dict, eval_batches: Batches, *, bn_b
     if train_batches is not None:
         out.update(zip(("train_loss", "train_error"), loss_and_error(model, train_batches(), device)))
     return out
+
+
+def evaluate_states(model: nn.Module, states: Iterable[dict], eval_data, *, bn_data=None, train_data=None,
+                    recompute_bn: bool = True, device=None, progress: bool | None = None, desc: str = "points",
+                    total: int | None = None) -> dict:
+    """``evaluate_point`` at each of ``states`` in turn, with the same data at every point.
+
+    Args:
+        model: a template of the architecture; its state and train/eval flags are restored on return.
+        states: the points (state dicts; may be a generator, read once).
+        eval_data, train_data: ``ImageSet``, ``BatchLoader`` (replayed at epoch 0) or list of ``(x, y)`` batches;
+            ``train_data`` (optional) adds ``train_loss`` / ``train_error``.
+        bn_data: training batches for the BN recompute (an ``ImageSet`` is batched 128 at a time); required when
+            the model has BN, unless ``recompute_bn=False`` (keep the loaded running statistics).
+        device: default the model's device.
+        progress, desc, total: the tqdm bar (default on unless ``LSDL_PROGRESS=0``).
+
+    Returns:
+        ``{"loss", "error"[, "train_loss", "train_error"]}``: numpy float64 arrays, one entry per state.
+
+    Raises:
+        ValueError: a BN model without ``bn_data``, one-shot data, or no state at all.
+    """
+    recompute = check_bn_data(model, bn_data, recompute_bn)
+    device = model_device(model, device)
+    eval_batches = replayable(eval_data, "eval_data")
+    bn_batches = replayable(bn_data, "bn_data", batch_size=128) if recompute else None
+    train_batches = replayable(train_data, "train_data")
+    rows = []
+    with preserved(model):
+        for state in tqdm(states, desc=desc, total=total, disable=not progress_enabled(progress), leave=False):
+            rows.append(evaluate_point(model, state, eval_batches, bn_batches=bn_batches,
+                                       train_batches=train_batches, device=device))
+    if not rows:
+        raise ValueError("states is empty; pass at least one state dict to evaluate")
+    return stack_results(rows)
 
 
 def stack_results(rows: list[dict]) -> dict:

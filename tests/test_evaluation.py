@@ -112,22 +112,3 @@ def test_model_device_is_the_first_tensor_or_the_given_device():
     assert model_device(tiny_mlp(), "meta") == torch.device("meta")
     assert model_device(tiny_mlp().to("meta")) == torch.device("meta")
 
-
-def test_same_outputs_as_the_functions_it_replaces(task):
-    from lsdl_ens.landscape import points
-    from lsdl_ens.soups import basic
-
-    data, bn_batches, eval_batches = task
-    state = S.interpolate(tiny_cnn(seed=0).state_dict(), tiny_cnn(seed=1).state_dict(), 0.7)
-    cpu = torch.device("cpu")
-    new = evaluate_point(tiny_cnn(seed=2), state, replayable(eval_batches, "e"), bn_batches=replayable(data, "b", 128),
-                         train_batches=replayable(data, "t"), device=cpu)
-    old = points.evaluate_point(tiny_cnn(seed=2), state, points.replayable(eval_batches, "e"),
-                                bn_batches=points.replayable(data, "b", 128), train_batches=points.replayable(data, "t"),
-                                device=cpu)
-    assert new == old
-    for metric in ("accuracy", "neg_loss"):
-        for bn_data in (data, bn_batches, BatchLoader(data, 16, shuffle=True, augment=True, seed=3)):
-            assert state_evaluator(tiny_cnn(seed=2), data, bn_data=bn_data, metric=metric, num_bn_batches=2)(state) \
-                == basic.state_evaluator(tiny_cnn(seed=2), data, bn_data=bn_data, metric=metric, num_bn_batches=2)(state)
-    assert points.model_device(tiny_mlp()) == model_device(tiny_mlp())
