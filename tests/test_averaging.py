@@ -104,7 +104,7 @@ def test_sweep_configs_grid_and_determinism():
 
 
 def test_augmentation_strengths_reach_the_loader():
-    from lsdl_ens.recipes import AUGMENT_STRENGTHS, augmentation_kwargs
+    from lsdl_ens.data import AUGMENT_STRENGTHS, augmentation_kwargs
 
     assert augmentation_kwargs(True) == AUGMENT_STRENGTHS["standard"]
     assert augmentation_kwargs(False) == {"augment": False}

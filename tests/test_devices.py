@@ -7,6 +7,7 @@ import contextlib
 import pytest
 import torch
 
+import lsdl_ens.data.course_sets
 import lsdl_ens.recipes
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from device_smoke import SMOKE_PATHS, TOLERANCE
@@ -186,7 +187,7 @@ def synthetic_cifar(monkeypatch):
     train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
     for module in (lsdl_ens.recipes, SP, E, swa_module, snapshot_runs):
         monkeypatch.setattr(module, "training_set", lambda _: train_set)
-    for module in (lsdl_ens.recipes, compare, pretrain):
+    for module in (compare, pretrain, swa_module):
         monkeypatch.setattr(module, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
     return train_set
 
@@ -246,7 +247,7 @@ def test_transfer_members_and_paths_on_the_selected_device(tmp_cache, monkeypatc
 
     split = TransferSplit(five(64, 1, SOURCE_CLASSES), five(32, 2, SOURCE_CLASSES), five(40, 3, TARGET_CLASSES),
                           five(20, 4, TARGET_CLASSES), five(30, 5, TARGET_CLASSES))
-    monkeypatch.setattr(lsdl_ens.recipes, "transfer_data", lambda *a, **k: split)
+    monkeypatch.setattr(lsdl_ens.data.course_sets, "transfer_data", lambda *a, **k: split)
     p = get_profile("smoke")
     members = local_de_recipes(p, n_members=2, batch_size=32)
     monkeypatch.setenv("LSDL_DEVICE", DEV)

@@ -25,9 +25,9 @@ from torch import nn
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader
+from ..data import BatchLoader, augmentation_kwargs, cifar10_splits, training_set
 from ..profiles import Profile, get_profile
-from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, training_set
+from ..recipes import build_from_recipe, standard_recipe
 from ..schedules import cosine_lr, swa_lr
 from ..train import Callback, TrainStep, default_device, evaluate, fit
 
@@ -202,6 +202,4 @@ def train_swa(recipe: dict, *, report_epochs=(), cache=None, device=None, progre
 
 def _test_set(recipe):
     d = recipe["data"]
-    from ..recipes import cifar10_splits
-
     return cifar10_splits(d["n_train"], d["n_val"], d["n_test"], d.get("seed", 0))[2]

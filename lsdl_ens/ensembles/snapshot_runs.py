@@ -20,9 +20,9 @@ from torch import nn
 
 from .. import checks
 from ..cache import default_cache
-from ..data import BatchLoader
+from ..data import BatchLoader, augmentation_kwargs, training_set
 from ..profiles import Profile, get_profile
-from ..recipes import augmentation_kwargs, build_from_recipe, load_state, standard_recipe, training_set
+from ..recipes import build_from_recipe, load_state, standard_recipe
 from ..schedules import cosine_lr
 from ..train import default_device, fit, make_optimizer
 from .snapshots import SnapshotCollector, run_fge, run_sse

@@ -13,9 +13,9 @@ import copy
 import numpy as np
 
 from ..cache import default_cache
-from ..data import balanced_subset
+from ..data import balanced_subset, profile_transfer, training_set
 from ..profiles import Profile, get_profile
-from ..recipes import finetune_recipe, pretrain_recipe, profile_transfer, standard_recipe, train, training_set
+from ..recipes import finetune_recipe, pretrain_recipe, standard_recipe, train
 from ..state import parameter_keys
 from .curves import CurveModel, evaluate_curve, train_curve
 from .plane import plane_basis, plane_grid, project

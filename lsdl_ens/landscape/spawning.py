@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ..cache import default_cache
-from ..data import BatchLoader
+from ..data import BatchLoader, augmentation_kwargs, training_set
 from ..profiles import get_profile
-from ..recipes import augmentation_kwargs, build_from_recipe, standard_recipe, training_set
+from ..recipes import build_from_recipe, standard_recipe
 from ..schedules import cosine_lr
 from ..train import Callback, default_device, fit, make_optimizer
 from .linear import barrier

@@ -28,11 +28,11 @@ import torch
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader
+from ..data import BatchLoader, cifar10_splits
 from ..data.splits import balanced_subset
 from ..models import build_model
 from ..profiles import Profile, get_profile
-from ..recipes import check_recipe, cifar10_splits
+from ..recipes import check_recipe
 from ..schedules import make_schedule
 from ..state import average
 from ..train import Callback, default_device, evaluate, fit

@@ -78,7 +78,7 @@ def _base_recipe(recipe: dict) -> dict:
 
 def bn_loader(base_recipe: dict, seed: int = 0) -> BatchLoader:
     """Augmented, shuffled batches of the recipe's training set for `update_bn`."""
-    from ..recipes import training_set
+    from ..data import training_set
 
     data = training_set(base_recipe["data"])
     return BatchLoader(data, base_recipe["batch_size"], shuffle=True, augment=True, seed=seed)

@@ -34,7 +34,8 @@ from torch import nn
 
 from .. import checks
 from ..cache import default_cache
-from ..recipes import augmentation_kwargs, load_state, train, training_set
+from ..data import augmentation_kwargs, training_set
+from ..recipes import load_state, train
 from ..train import TrainStep, default_device, fit
 
 __all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "train_cycle_member", "load_member",

@@ -23,7 +23,8 @@ import torch
 
 from ..cache import default_cache
 from ..profiles import Profile, get_profile
-from ..recipes import finetune_recipe, profile_transfer
+from ..data import profile_transfer
+from ..recipes import finetune_recipe
 from ..train import predict_probs
 
 __all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs",

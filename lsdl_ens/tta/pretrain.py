@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from ..cache import default_cache
-from ..data import CIFAR10_CLASSES, BatchLoader
+from ..data import CIFAR10_CLASSES, BatchLoader, cifar10_splits
 from ..profiles import Profile, get_profile
-from ..recipes import cifar10_splits
 from ..schedules import make_schedule
 from ..train import default_device, fit
 from .clip_model import SimpleTokenizer, TinyCLIP
