@@ -269,7 +269,7 @@ def cycles(edges: list[Edge]) -> list[str]:
             visit(node)
     out = []
     for component in components:
-        inside = [e for node in sorted(component) for e in graph[node] if e.target in component]
+        inside = list(dict.fromkeys(e for node in sorted(component) for e in graph[node] if e.target in component))
         detail = "; ".join(f"{e.importer} -> {e.target} at {e.where}" for e in inside)
         out.append(f"{inside[0].where}: cycle: {', '.join(sorted(component))} import each other ({detail})")
     return out

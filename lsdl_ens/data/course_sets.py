@@ -8,14 +8,10 @@ cached run asking for the same sizes gets the same images without decoding CIFAR
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from .cifar import load_cifar10
 from .dataset import ImageSet
 from .splits import balanced_subset, train_val_split, transfer_split
-
-if TYPE_CHECKING:
-    from ..profiles import Profile
 
 __all__ = ["cifar10_splits", "transfer_data", "profile_data", "profile_transfer", "training_set",
            "AUGMENT_STRENGTHS", "augmentation_kwargs"]
@@ -41,13 +37,14 @@ def transfer_data(n_source: int | None, n_target: int, n_target_val: int, n_test
                           n_test=n_test, seed=seed)
 
 
-def profile_data(profile: Profile):
-    """(train, val, test) of a profile."""
+def profile_data(profile):
+    """(train, val, test) of a run profile (`lsdl_ens.profiles.Profile`: its n_train, n_val, n_test)."""
     return cifar10_splits(profile.n_train, profile.n_val, profile.n_test)
 
 
-def profile_transfer(profile: Profile):
-    """The transfer split of a profile (target validation set as large as the labelled target set)."""
+def profile_transfer(profile):
+    """The transfer split of a run profile (its n_source, n_target, n_test; the target validation set is as large
+    as the labelled target set)."""
     return transfer_data(profile.n_source, profile.n_target, profile.n_target, profile.n_test)
 
 
