@@ -18,14 +18,7 @@ PENDING: set[tuple[str, str, str]] = {
     ("lsdl_ens/optim/compare.py", "family-imports-family", "imports lsdl_ens.landscape.plane;"),
     ("lsdl_ens/simplex/training.py", "private-name", "imports _loader_data from lsdl_ens.recipes"),
     ("lsdl_ens/transfer/analysis.py", "family-imports-family", "imports lsdl_ens.landscape;"),
-    ("tests/test_corruptions.py", "private-name", "imports _pad_index from lsdl_ens.data.image_filters"),
     ("tests/test_deep_ensemble.py", "private-name", "uses lsdl_ens.recipes._loader_data"),
-    ("tests/test_devices.py", "private-name", "uses lsdl_ens.landscape.spawning._spawn_child"),
-    ("tests/test_devices.py", "private-name", "uses lsdl_ens.landscape.spawning._spawn_parent"),
-    ("tests/test_landscape_experiments.py", "private-name", "uses lsdl_ens.landscape.spawning._OffsetLoader"),
-    ("tests/test_landscape_experiments.py", "private-name", "uses lsdl_ens.landscape.spawning._spawn_child"),
-    ("tests/test_landscape_experiments.py", "private-name", "uses lsdl_ens.landscape.spawning._spawn_parent"),
-    ("tests/test_swa.py", "private-name", "imports _lr_fn from lsdl_ens.averaging.swa"),
 }
 
 

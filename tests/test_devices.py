@@ -153,8 +153,8 @@ def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_r
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     # a convolution on the CPU = training off the device; the child reads the parent back from the (CPU) cache
     with fake_device(forbid_host_ops={"convolution"}):
-        parent = SP._spawn_parent(recipe, (1,))
-        child = SP._spawn_child(recipe, (1,), 1, child_seed=recipe["seed"])
+        parent = SP.spawn_parent(recipe, (1,))
+        child = SP.spawn_child(recipe, (1,), 1, child_seed=recipe["seed"])
         standard, _ = lsdl_ens.recipes.train(recipe, progress=False)
         standard = {k: v.cpu() for k, v in standard.state_dict().items()}
         parent, child = ({k: v.cpu() for k, v in d.items()} for d in (parent, child))

@@ -28,7 +28,7 @@ from ..cache import default_cache
 from ..data import BatchLoader, augmentation_kwargs, cifar10_splits, training_set
 from ..profiles import Profile, get_profile
 from ..recipes import build_from_recipe, standard_recipe
-from ..schedules import cosine_lr, swa_lr
+from ..schedules import make_schedule
 from ..train import Callback, TrainStep, default_device, evaluate, fit
 
 __all__ = ["SWACollector", "swa_recipe", "train_swa", "swa_model"]
@@ -122,13 +122,6 @@ def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: f
     return recipe
 
 
-def _lr_fn(recipe):
-    kw, lr, epochs = recipe["schedule_kw"], recipe["lr"], recipe["epochs"]
-    if recipe["schedule"] == "swa":
-        return lambda s: swa_lr(s.epoch_float, lr, kw["swa_lr"], kw["swa_start"])
-    return lambda s: cosine_lr(s.epoch_float, epochs, lr)
-
-
 class _Tracker(Callback):
     """Per-epoch test accuracy of the iterate and of the SWA model (BN recomputed), plus snapshots."""
 
@@ -181,7 +174,8 @@ def train_swa(recipe: dict, *, report_epochs=(), cache=None, device=None, progre
         collector = SWACollector(recipe["schedule_kw"]["swa_start"], keep_iterates=True) \
             if recipe["schedule"] == "swa" else None
         tracker = _Tracker(collector, _test_set(recipe), bn_loader, None, report)
-        fit(model, loader, epochs=recipe["epochs"], optimizer=recipe["optimizer"], lr_schedule=_lr_fn(recipe),
+        schedule = make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"], **recipe["schedule_kw"])
+        fit(model, loader, epochs=recipe["epochs"], optimizer=recipe["optimizer"], lr_schedule=schedule,
             weight_decay=recipe["weight_decay"], seed=recipe["seed"], label_smoothing=recipe["label_smoothing"],
             callbacks=[c for c in (collector, tracker) if c is not None], device=device, progress=progress,
             desc=f"{recipe['schedule']} seed {recipe['seed']}")
