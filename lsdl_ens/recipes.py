@@ -149,7 +149,7 @@ def train(recipe: dict, *, cache=None, device=None, progress: bool | None = None
 
     def build():
         model = _initial_model(recipe, cache, device, progress)
-        history = fit(model, _loader_data(recipe), epochs=recipe["epochs"], optimizer=recipe["optimizer"],
+        history = fit(model, training_loader(recipe), epochs=recipe["epochs"], optimizer=recipe["optimizer"],
                       lr_schedule=make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"],
                                                 **recipe["schedule_kw"]),
                       weight_decay=recipe["weight_decay"], seed=recipe["seed"], batch_size=recipe["batch_size"],
@@ -161,7 +161,10 @@ def train(recipe: dict, *, cache=None, device=None, progress: bool | None = None
     return load_state(recipe, state).to(device), History.from_dict(extra["history"])
 
 
-def _loader_data(recipe: dict):
+def training_loader(recipe: dict):
+    """The shuffled, augmented `BatchLoader` a recipe trains on: its training set, batch size, augmentation
+    (`lsdl_ens.data.augmentation_kwargs`) and data-order seed; the last short batch is dropped when there is more
+    than one batch."""
     from .data import BatchLoader
 
     data = training_set(recipe["data"])

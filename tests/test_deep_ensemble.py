@@ -61,7 +61,7 @@ def test_members_train_one_at_a_time_through_the_cache(tmp_cache, monkeypatch):
     assert not torch.equal(ens.members[0].head.weight, ens.members[1].head.weight)  # independent seeds
     assert len(list((tmp_cache / "checkpoints" / "train").glob("*.pt"))) == 3
     fresh = R.build_from_recipe({**base, "seed": 2})
-    R.fit(fresh, R._loader_data({**base, "seed": 2}), epochs=1, lr_schedule=R.make_schedule(
+    R.fit(fresh, R.training_loader({**base, "seed": 2}), epochs=1, lr_schedule=R.make_schedule(
         "cosine", epochs=1, lr=base["lr"]), weight_decay=base["weight_decay"], seed=2)
     for k, v in fresh.state_dict().items():
         assert torch.equal(v, ens.members[2].state_dict()[k]), k
