@@ -12,7 +12,12 @@ weights alone. ``preserved`` puts the template's state back when a sweep ends.
 
 Entry points: ``evaluate_point`` (the loss/error dict of one state), ``evaluate_states`` (a sweep over many states,
 e.g. a line or a ray) and ``state_evaluator`` (an ``evaluate(state) -> float`` for selection loops such as
-``lsdl_ens.soups.greedy_soup``).
+``lsdl_ens.soups.greedy_soup``). Loss is the mean cross-entropy (natural log), error the fraction misclassified.
+
+References: Garipov et al., "Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs", NeurIPS 2018
+(BN statistics recomputed at every point of a curve or plane); Izmailov et al., UAI 2018 (the same for SWA's
+average); Wortsman et al., ICML 2022 (held-out scores of soups). Nothing here recomputes BN unless given
+training batches: a BN model without them is refused (``check_bn_data``), never evaluated with stale buffers.
 """
 
 from __future__ import annotations
