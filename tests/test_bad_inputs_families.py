@@ -165,7 +165,8 @@ LANDSCAPE = [
     case(lambda: barrier([1.0, 2.0, 1.0], [0.0, 0.0, 1.0]), ValueError, "alphas", "barrier-repeated-alphas"),
     case(lambda: bezier_coeffs(1.5, 3), ValueError, "t", "bezier-t-above-1"),
     case(lambda: bezier_coeffs(0.5, 1), ValueError, "n_points", "bezier-one-point"),
-    case(lambda: polychain_coeffs(0.5, 2.5), ValueError, "n_points", "polychain-fractional-points"),
+    case(lambda: polychain_coeffs(0.5, 2.5), TypeError, "n_points", "polychain-fractional-points"),
+    case(lambda: bezier_coeffs(0.5, "3"), TypeError, "n_points", "bezier-str-points"),
     case(lambda: CurveModel(mlp(), sd(), sd(1), kind="spline"), ValueError, "kind", "curve-kind"),
     case(lambda: CurveModel(mlp(), sd(), sd(1), n_bends=-1), ValueError, "n_bends", "curve-negative-bends"),
 ]
