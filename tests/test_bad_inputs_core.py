@@ -198,6 +198,7 @@ STATES = [
     case(lambda: state.average(sd()), TypeError, "states", "average-single-dict"),
     case(lambda: state.average(mlp()), TypeError, "states", "average-model"),
     case(lambda: state.average([]), ValueError, "states", "average-empty"),
+    case(lambda: state.average(torch.zeros(2, 3)), TypeError, "states", "average-tensor"),
     case(lambda: state.average([mlp(), mlp(1)]), TypeError, "states[0]", "average-list-of-models"),
     case(lambda: state.average([sd(), sd(1)], weights=[0.5]), ValueError, "weights", "average-short-weights"),
     case(lambda: state.average([sd(), sd(1)], weights=[0.7, 0.7]), ValueError, "weights", "average-sum"),

@@ -56,6 +56,7 @@ SOUPS = [
     case(lambda: greedy_ensemble(["a", "b"], labels()), TypeError, "probs[0]", "greedy-ensemble-strings"),
     case(lambda: uniform_soup([]), ValueError, "states", "uniform-empty"),
     case(lambda: uniform_soup(sd()), TypeError, "states", "uniform-single-dict"),
+    case(lambda: uniform_soup(torch.zeros(2, 3)), TypeError, "states", "uniform-tensor"),
     case(lambda: uniform_soup([sd(), missing_sd()]), ValueError, "head.bias", "uniform-missing-key"),
     case(lambda: state_evaluator(mlp(), data(), metric="loss"), ValueError, "metric", "evaluator-metric"),
     case(lambda: state_evaluator(sd(), data()), TypeError, "model", "evaluator-state-dict"),

@@ -69,6 +69,7 @@ MORE = [
     case(lambda: SnapshotCollector([2.5]), TypeError, "iterations[0]", "snapshots-fractional"),
     case(lambda: learned_soup(mlp(), [], data()), ValueError, "states", "learned-soup-empty"),
     case(lambda: learned_soup(mlp(), sd(), data()), TypeError, "states", "learned-soup-single-dict"),
+    case(lambda: learned_soup(mlp(), torch.zeros(2, 3), data()), TypeError, "states", "learned-soup-tensor"),
     case(lambda: learned_soup(mlp(), [sd()], data(), epochs=0), ValueError, "epochs", "learned-soup-zero-epochs"),
     case(lambda: learned_soup(mlp(), [sd()], data(), lr=NAN), ValueError, "lr", "learned-soup-nan-lr"),
     case(lambda: learned_soup(sd(), [sd()], data()), TypeError, "model", "learned-soup-state-as-model"),
