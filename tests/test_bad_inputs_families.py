@@ -133,6 +133,7 @@ ENSEMBLES = [
     case(lambda: CyclicalSGLD(params(), lr=INF, n_data=10), ValueError, "lr", "csgld-inf-lr"),
     case(lambda: CyclicalSGLD(params(), lr="0.1", n_data=10), TypeError, "lr", "csgld-str-lr"),
     case(lambda: CyclicalSGLD(params(), 0.1, n_data=0), ValueError, "n_data", "csgld-zero-n"),
+    case(lambda: CyclicalSGLD(params(), 0.1, n_data=10.5), TypeError, "n_data", "csgld-fractional-n"),
     case(lambda: CyclicalSGLD(params(), 0.1, n_data=10, temperature=-1.0), ValueError, "temperature",
          "csgld-negative-temperature"),
     case(lambda: dee({}, {1: 1.0}), ValueError, "method_nll", "dee-empty-method"),

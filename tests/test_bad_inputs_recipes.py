@@ -14,6 +14,7 @@ from lsdl_ens.averaging import random_directions, swa_model, swa_recipe, wise_ft
 from lsdl_ens.bn import update_bn
 from lsdl_ens.ensembles import DeepEnsemble, KFACLaplace, SnapshotCollector
 from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations
+from lsdl_ens.ensembles.deep_ensemble import member_recipe, train_deep_ensemble
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
 from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
@@ -116,6 +117,10 @@ FAMILIES = [
     case(lambda: plane_point(plane_basis(sd(0), sd(1), sd(2)), NAN, 0.0), ValueError, "x", "plane-point-nan"),
     case(lambda: csgld_sample_iterations(100, 4, 0.5, 0), ValueError, "samples_per_cycle", "csgld-zero-samples"),
     case(lambda: csgld_recipe("smoke", budget=0), ValueError, "budget", "csgld-recipe-budget"),
+    case(lambda: member_recipe("smoke", -1), ValueError, "index", "member-recipe-negative-index"),
+    case(lambda: member_recipe("smoke", 1.5), TypeError, "index", "member-recipe-fractional-index"),
+    case(lambda: train_deep_ensemble("smoke", n_members=0), ValueError, "n_members", "deep-ensemble-zero-members"),
+    case(lambda: train_deep_ensemble("smoke", n_members=2.5), TypeError, "n_members", "deep-ensemble-fractional"),
     case(lambda: sse_recipe("smoke", budget=0), ValueError, "budget", "sse-recipe-budget"),
     case(lambda: fge_recipe("smoke", budget=0.5), ValueError, "budget", "fge-recipe-budget"),
     case(lambda: trajectory_recipe("smoke", start_fraction=1.5), ValueError, "start_fraction", "trajectory-fraction"),

@@ -76,8 +76,7 @@ class DeepEnsemble(nn.Module):
 def member_recipe(profile_or_recipe: Profile | str | dict | None, index: int) -> dict:
     """The recipe of member `index`: the profile's standard recipe with seed `index`, or `recipe` with seed
     ``recipe["seed"] + index``."""
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"index must be an int >= 0 (the member number); got {index!r}")
+    index = checks.nonneg_int("index", index, "pass the member number (0, 1, ...)")
     if isinstance(profile_or_recipe, dict):
         if "seed" not in profile_or_recipe:
             raise ValueError("profile_or_recipe is a dict without 'seed'; pass a recipe from lsdl_ens.recipes")
@@ -109,8 +108,7 @@ def train_deep_ensemble(profile_or_recipe: Profile | str | dict | None = None, n
             raise ValueError("n_members is required when a recipe dict is given")
         p = profile_or_recipe if isinstance(profile_or_recipe, Profile) else get_profile(profile_or_recipe)
         n_members = p.ensemble_size
-    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
-        raise ValueError(f"n_members must be an int >= 1; got {n_members!r}")
+    n_members = checks.positive_int("n_members", n_members, "pass the number of members, e.g. 5")
     return DeepEnsemble([train_member(profile_or_recipe, i, device=device, progress=progress)
                          for i in range(n_members)])
 
