@@ -2,6 +2,8 @@
 loss at its vertex, the equal-budget table's Ind spread over seed subsets, and the plots stay within the size policy.
 Tiny networks and synthetic images."""
 
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,9 +14,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: E402,F401
+from lsdl_ens.ensembles.budget_table import ensemble_error, ind_errors  # noqa: E402
 from lsdl_ens.landscape import plane_basis, plane_grid, plane_point  # noqa: E402
 from lsdl_ens.landscape.points import evaluate_point, loss_and_error  # noqa: E402
-from lsdl_ens.lecture_plots import plane_plot  # noqa: E402
+from lsdl_ens.lecture_plots import budget_plot, plane_plot  # noqa: E402
 from lsdl_ens.plotting import figure_problems, subplots, use_style  # noqa: E402
 from lsdl_ens.state import parameter_keys  # noqa: E402
 
@@ -59,3 +62,41 @@ def test_plane_plot_draws_the_grid_vertices_paths_and_marks(three_networks):
         plane_plot(ax, plane, quantity="train_loss", title="t")
     plt.close(fig)
 
+
+def test_ensemble_error_averages_probabilities_before_the_argmax():
+    labels = torch.tensor([0, 1])
+    # member 0 is right on both, member 1 wrong on both but less confident: the mean is right on both
+    probs = torch.tensor([[[0.9, 0.1], [0.2, 0.8]], [[0.4, 0.6], [0.6, 0.4]]])
+    assert ensemble_error(probs, labels) == 0.0
+    assert ensemble_error(probs[1:], labels) == 100.0
+    with pytest.raises(ValueError, match="labels"):
+        ensemble_error(probs, torch.tensor([0]))
+
+
+def test_ind_errors_are_mean_and_spread_over_every_subset_of_seeds():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(4, 30, 3, generator=g).softmax(-1)
+    labels = torch.randint(0, 3, (30,), generator=g)
+    out = ind_errors(probs, labels, (1, 2, 4))
+    singles = [100 * (probs[i].argmax(-1) != labels).float().mean().item() for i in range(4)]
+    assert out["mean"][0] == pytest.approx(np.mean(singles))
+    assert out["std"][0] == pytest.approx(np.std(singles))
+    pairs = [100 * (probs[list(c)].mean(0).argmax(-1) != labels).float().mean().item()
+             for c in itertools.combinations(range(4), 2)]
+    assert out["mean"][1] == pytest.approx(np.mean(pairs)) and out["subsets"] == [4, 6, 1]
+    assert out["std"][2] == 0.0
+    with pytest.raises(ValueError, match="ensemble_size"):
+        ind_errors(probs, labels, (5,))
+
+
+def test_budget_plot_draws_one_line_per_method_with_error_bars():
+    use_style()
+    fig, ax = subplots(width=5.5, height=3.6)
+    budget_plot(ax, [1, 2, 3], {"Ind": [30, 28, 27], "SSE": [29, 27.5, np.nan]}, {"Ind": [0.5, 0.3, 0.2]},
+                title="t")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Ind", "SSE"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1B", "2B", "3B"]
+    assert figure_problems(fig) == []
+    with pytest.raises(ValueError, match="one value per budget"):
+        budget_plot(ax, [1, 2], {"Ind": [1, 2, 3]}, title="t")
+    plt.close(fig)

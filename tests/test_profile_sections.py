@@ -108,6 +108,7 @@ def _library_probes(key):
     return {
         "swa": {"*": lambda p: swa_recipe(p)},
         "cyclic": {"sse_cycles": sse_recipe, "sse_lr_factor": sse_recipe, "every_epochs": trajectory_recipe,
+                   "table_budgets": None,  # read by budget_errors after training: see LIBRARY_READS
                    "*": fge_recipe},
         "csgld": {"*": csgld_recipe},
         "swag": {"epochs": swag_recipe, "swa_start": swag_recipe, "swa_lr": swag_recipe, "max_rank": swag_recipe},
@@ -140,7 +141,8 @@ def _library_probes(key):
 CHAPTER_READS = {"averaging": ("03", "SIZES"), "kfac": ("05", "ks"), "swag": ("05", "ss"), "spro": ("05", "sp"),
                  "tta": ("07", "tta"), "landscape": ("02", "sizes"), "transfer": ("06", "sizes")}
 #: fields read deeper inside a cached experiment (after other cached training), checked in the library source
-LIBRARY_READS = {("landscape", "n_spawn_alphas"), ("landscape", "ri_epochs"), ("landscape", "n_similarity")}
+LIBRARY_READS = {("landscape", "n_spawn_alphas"), ("landscape", "ri_epochs"), ("landscape", "n_similarity"),
+                 ("cyclic", "table_budgets")}
 
 
 def _changed(value):

@@ -101,7 +101,9 @@ class SweepSizes(Section):
 class CyclicSizes(Section):
     """Snapshot runs (chapter 04): SSE cycles per budget B and peak LR as a multiple of the standard LR (2x, as
     Huang et al.); FGE cycle length as a fraction of B and lr_1, lr_2 as fractions of the standard LR (Garipov et
-    al.'s VGG16: pre-training 0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the standard run every ``every_epochs``."""
+    al.'s VGG16: pre-training 0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the standard run every ``every_epochs``;
+    ``table_budgets``: the budgets of the equal-budget error table (Ind / SSE / FGE; Garipov et al. use 1, 2, 3 B;
+    each needs at most ``ensemble_size`` independent networks)."""
     section: ClassVar[str] = "cyclic"
     sse_cycles: int = _f("pos")
     sse_lr_factor: float = _f("lr")
@@ -109,6 +111,7 @@ class CyclicSizes(Section):
     fge_lr_1: float = _f("lr")
     fge_lr_2: float = _f("lr")
     every_epochs: int = _f("pos")
+    table_budgets: tuple = _f("tuple:pos")
 
 
 @dataclass(frozen=True)
