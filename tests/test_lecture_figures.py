@@ -100,3 +100,56 @@ def test_budget_plot_draws_one_line_per_method_with_error_bars():
     with pytest.raises(ValueError, match="one value per budget"):
         budget_plot(ax, [1, 2], {"Ind": [1, 2, 3]}, title="t")
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------- cyclical SWA (figure 8)
+def test_cyclic_swa_lr_falls_from_lr_1_to_lr_2_in_each_epoch_after_the_swa_lr_ramp():
+    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_lr
+    from lsdl_ens.schedules import swa_lr
+    from lsdl_ens.train import TrainStep
+
+    n, lr_1, lr_2, start = 10, 0.05, 0.01, 4
+    rates = [cyclic_swa_lr(TrainStep(i, i // n, i % n, n, 8), 0.1, lr_1, lr_2, start) for i in range(8 * n)]
+    first = (start - 1) * n  # the first cycle begins with epoch `start` (1-based)
+    for i in range(first):
+        assert rates[i] == pytest.approx(swa_lr(i / n, 0.1, lr_1, start - 1))
+    for i in range(first, 8 * n):  # Izmailov et al. eq. 2 with c = n: t = (mod(i - 1, c) + 1) / c, i from 1
+        t = ((i + 1 - 1) % n + 1) / n
+        assert rates[i] == pytest.approx((1 - t) * lr_1 + t * lr_2)
+    assert rates[first + n - 1] == pytest.approx(lr_2) and rates[first + n] > rates[first + n - 1]
+
+
+@pytest.fixture
+def synthetic_swa(monkeypatch, tmp_cache):
+    """CIFAR-10 replaced by 32x32 colour blobs (train 256, test 300) for the cyclical SWA run and its plane."""
+    from lsdl_ens.averaging import cyclic_swa, swa
+
+    train_set, test_set = blob_images(n=256, size=32, seed=1), blob_images(n=300, size=32, seed=2)
+    for module in (cyclic_swa, swa):
+        monkeypatch.setattr(module, "training_set", lambda data: train_set)
+    monkeypatch.setattr(cyclic_swa, "profile_data", lambda p: (train_set, None, test_set))
+    from lsdl_ens.profiles import get_profile
+
+    return get_profile("smoke", epochs=2, averaging={"grid": 3, "n_eval": 100}, n_bn_batches=1)
+
+
+def test_cyclic_swa_average_and_iterate_plane(synthetic_swa):
+    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, iterate_plane, train_cyclic_swa
+
+    p = synthetic_swa
+    states, info = train_cyclic_swa(cyclic_swa_recipe(p))
+    assert info["swa_epochs"] == [1, 2, 3]  # 1.5 x 2 epochs, averaged from epoch 1
+    iterates = [states[f"iterate@{e}"] for e in info["swa_epochs"]]
+    name = next(k for k in states["average"] if k.endswith("weight"))
+    expected = torch.stack([s[name].double() for s in iterates]).mean(0)
+    assert torch.allclose(states["average"][name].double(), expected, atol=1e-6)
+    assert not torch.allclose(iterates[0][name], iterates[-1][name])
+
+    plane = iterate_plane(p, schedule="cyclical")
+    assert plane["error"].shape == (3, 3) and plane["iterates_xy"].shape == (3, 2)
+    np.testing.assert_allclose(plane["iterates_xy"], plane["points"], atol=1e-6)  # the three iterates span it
+    # projection is affine, so the average of the iterates projects to the mean of their projections
+    np.testing.assert_allclose(plane["average_xy"], plane["iterates_xy"].mean(0), atol=1e-4)
+    assert 0 <= plane["average_error"] <= 1 and plane["iterate_error"].shape == (3,)
+    with pytest.raises(ValueError, match="schedule"):
+        iterate_plane(p, schedule="cosine")

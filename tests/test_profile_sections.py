@@ -96,6 +96,7 @@ def _library_probes(key):
     field does."""
     from lsdl_ens import transfer as T
     from lsdl_ens.averaging import swa_recipe, sweep_configs
+    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe
     from lsdl_ens.ensembles.csgld import csgld_recipe
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.ensembles.swag import swag_recipe
@@ -106,7 +107,7 @@ def _library_probes(key):
 
     members = lambda p: T.local_de_recipes(p, 3)  # noqa: E731
     return {
-        "swa": {"*": lambda p: swa_recipe(p)},
+        "swa": {"*": lambda p: swa_recipe(p), "cyclic_lr": cyclic_swa_recipe},
         "cyclic": {"sse_cycles": sse_recipe, "sse_lr_factor": sse_recipe, "every_epochs": trajectory_recipe,
                    "table_budgets": None,  # read by budget_errors after training: see LIBRARY_READS
                    "*": fge_recipe},

@@ -69,10 +69,12 @@ class Section:
 @dataclass(frozen=True)
 class SWASizes(Section):
     """SWA (chapter 03): ``swa_start`` the 1-based epoch of the first averaged iterate (about 0.75 of one budget,
-    as the paper's 161 of 200 epochs) and ``swa_lr`` the constant LR of the averaging phase."""
+    as the paper's 161 of 200 epochs) and ``swa_lr`` the constant LR of the averaging phase; ``cyclic_lr`` the
+    alpha_1 of the cyclical-LR run (one cycle per epoch from alpha_1 down to alpha_2 = ``swa_lr``)."""
     section: ClassVar[str] = "swa"
     swa_start: int = _f("pos")
     swa_lr: float = _f("lr")
+    cyclic_lr: float = _f("lr")
 
 
 @dataclass(frozen=True)
