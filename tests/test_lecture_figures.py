@@ -153,3 +153,35 @@ def test_cyclic_swa_average_and_iterate_plane(synthetic_swa):
     assert 0 <= plane["average_error"] <= 1 and plane["iterate_error"].shape == (3,)
     with pytest.raises(ValueError, match="schedule"):
         iterate_plane(p, schedule="cosine")
+
+
+# ------------------------------------------------------------------------------------- SWAG at rank 20
+def test_swag_callback_collects_several_iterates_per_epoch():
+    from lsdl_ens.ensembles.swag import SWAG, SWAGCallback
+    from lsdl_ens.train import Callback, fit
+
+    class Record(Callback):  # every iterate, to check which ones SWAG averaged
+        def __init__(self):
+            self.params = []
+
+        def on_step_end(self, model, optimizer, step, loss):
+            self.params.append(torch.cat([q.detach().reshape(-1) for q in model.parameters()]).double())
+
+    data = blob_images(n=64, seed=0)  # 4 batches of 16 per epoch
+    model = tiny_cnn(seed=0)
+    swag, record = SWAG(model, max_rank=20), Record()
+    fit(model, data, epochs=3, lr_schedule=0.05, batch_size=16, progress=False,
+        callbacks=[record, SWAGCallback(swag, swa_start=1, per_epoch=2)])
+    assert swag.n_models == 4 and swag.rank == 4  # epochs 2 and 3, twice each
+    taken = [record.params[e * 4 + b] for e in (1, 2) for b in (1, 3)]  # after batches 2 and 4 of the epoch
+    torch.testing.assert_close(swag.mean, torch.stack(taken).mean(0))
+    with pytest.raises(ValueError, match="per_epoch"):
+        SWAGCallback(swag, swa_start=1, per_epoch=0)
+
+
+def test_cpu_and_gpu_profiles_collect_enough_iterates_for_swag_rank():
+    from lsdl_ens.profiles import PROFILES
+
+    for name in ("cpu", "gpu"):
+        s = PROFILES[name].swag
+        assert (s.epochs - s.swa_start) * s.collections_per_epoch >= s.max_rank == 20, name

@@ -112,7 +112,8 @@ def _library_probes(key):
                    "table_budgets": None,  # read by budget_errors after training: see LIBRARY_READS
                    "*": fge_recipe},
         "csgld": {"*": csgld_recipe},
-        "swag": {"epochs": swag_recipe, "swa_start": swag_recipe, "swa_lr": swag_recipe, "max_rank": swag_recipe},
+        "swag": {"epochs": swag_recipe, "swa_start": swag_recipe, "swa_lr": swag_recipe, "max_rank": swag_recipe,
+                 "collections_per_epoch": swag_recipe},
         "spro": {f: spro_recipe for f in ("n_vertices", "epochs", "n_samples", "lr", "lam")},
         "sweep": {"*": sweep_configs},
         "landscape": {

@@ -131,13 +131,15 @@ class CSGLDSizes(Section):
 @dataclass(frozen=True)
 class SWAGSizes(Section):
     """SWAG (chapter 05): epochs of the run on the SWA schedule (2 budgets: the chapter compares methods at 2B; the
-    paper's runs are 1.5B), ``swa_start`` / ``swa_lr`` of that schedule, rank K, BMA samples."""
+    paper's runs are 1.5B), ``swa_start`` / ``swa_lr`` of that schedule, rank K, BMA samples, and the iterates
+    collected per epoch after ``swa_start`` (the reference: 1; more when the run is too short to collect K)."""
     section: ClassVar[str] = "swag"
     epochs: int = _f("pos")
     swa_start: int = _f("pos")
     swa_lr: float = _f("lr")
     max_rank: int = _f("pos")
     n_samples: int = _f("pos")
+    collections_per_epoch: int = _f("pos")
 
 
 @dataclass(frozen=True)
