@@ -185,3 +185,22 @@ def test_cpu_and_gpu_profiles_collect_enough_iterates_for_swag_rank():
     for name in ("cpu", "gpu"):
         s = PROFILES[name].swag
         assert (s.epochs - s.swa_start) * s.collections_per_epoch >= s.max_rank == 20, name
+
+
+# ------------------------------------------------------------------------------------- cSGLD at two temperatures
+def test_csgld_temperature_recipes_differ_only_in_the_temperature():
+    from lsdl_ens.ensembles.csgld import CyclicalSGLD
+    from lsdl_ens.ensembles.csgld_temperatures import csgld_temperature_recipes
+    from lsdl_ens.profiles import PROFILES, REFERENCE_TEMPERATURE
+
+    p = PROFILES["cpu"]
+    recipes = csgld_temperature_recipes(p, budget=2)
+    cold, warm = recipes["reference"], recipes["warm"]
+    assert cold["temperature"] == REFERENCE_TEMPERATURE and warm["temperature"] == p.csgld.warm_temperature == 1.0
+    assert {k: v for k, v in cold.items() if k != "temperature"} == {k: v for k, v in warm.items()
+                                                                    if k != "temperature"}
+    # the noise the warm sampler adds is sqrt(T_warm / T_cold) times the cold one's
+    stds = [CyclicalSGLD([torch.nn.Parameter(torch.zeros(1))], lr=0.02, n_data=10_000,
+                         temperature=r["temperature"]).noise_std() for r in (cold, warm)]
+    assert stds[1] / stds[0] == pytest.approx((1.0 / REFERENCE_TEMPERATURE) ** 0.5)
+    assert stds[1] > 1e-3 > 1e-5 > stds[0]

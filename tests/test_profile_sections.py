@@ -98,6 +98,7 @@ def _library_probes(key):
     from lsdl_ens.averaging import swa_recipe, sweep_configs
     from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe
     from lsdl_ens.ensembles.csgld import csgld_recipe
+    from lsdl_ens.ensembles.csgld_temperatures import csgld_temperature_recipes
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.ensembles.swag import swag_recipe
     from lsdl_ens.landscape import experiments as E
@@ -111,7 +112,7 @@ def _library_probes(key):
         "cyclic": {"sse_cycles": sse_recipe, "sse_lr_factor": sse_recipe, "every_epochs": trajectory_recipe,
                    "table_budgets": None,  # read by budget_errors after training: see LIBRARY_READS
                    "*": fge_recipe},
-        "csgld": {"*": csgld_recipe},
+        "csgld": {"*": csgld_recipe, "warm_temperature": lambda p: csgld_temperature_recipes(p)["warm"]},
         "swag": {"epochs": swag_recipe, "swa_start": swag_recipe, "swa_lr": swag_recipe, "max_rank": swag_recipe,
                  "collections_per_epoch": swag_recipe},
         "spro": {f: spro_recipe for f in ("n_vertices", "epochs", "n_samples", "lr", "lam")},

@@ -119,13 +119,15 @@ class CyclicSizes(Section):
 @dataclass(frozen=True)
 class CSGLDSizes(Section):
     """cSGLD (chapter 04): cycles per budget, alpha_0 as a multiple of the standard LR (no momentum, so about
-    1/(1 - 0.9) times larger), the exploration fraction beta, samples per cycle and the temperature."""
+    1/(1 - 0.9) times larger), the exploration fraction beta, samples per cycle, the temperature, and a second,
+    warmer temperature at which the Langevin noise matters (shown beside the first)."""
     section: ClassVar[str] = "csgld"
     cycles: int = _f("pos")
     lr_factor: float = _f("lr")
     beta: float = _f("frac")
     samples_per_cycle: int = _f("pos")
     temperature: float = _f("lr")
+    warm_temperature: float = _f("lr")
 
 
 @dataclass(frozen=True)
