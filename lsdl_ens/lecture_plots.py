@@ -5,6 +5,7 @@ policy), draws titles and labels, and returns the ``ax``:
 
 * `plane_plot`: a quantity (train loss, test error) on a plane of weight space, with the three networks spanning it,
   optional paths (trained curves projected onto the plane) and marked points (an average).
+* `simplex_plot`: a quantity over a triangle of networks (three vertices, barycentric points).
 * `budget_plot`: test error of several ensembling methods against the training budget, with a spread (e.g. Ind over
   seeds) drawn as error bars.
 """
@@ -16,7 +17,10 @@ import numpy as np
 from . import checks
 from .plotting import PALETTE, legend
 
-__all__ = ["plane_plot", "budget_plot"]
+__all__ = ["plane_plot", "simplex_plot", "triangle_xy", "budget_plot"]
+
+#: corners of the equilateral triangle on which `simplex_plot` draws barycentric points
+TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
 
 _PATH_STYLES = ("-", "--", "-.", ":")
 
@@ -63,6 +67,36 @@ def plane_plot(ax, plane: dict, *, quantity: str = "loss", log: bool = False, ve
     ax.set(xlabel="x (weight-space distance)", ylabel="y (weight-space distance)", title=title)
     if paths or marks:
         legend(ax, loc="best", fontsize=9.5)
+    return ax
+
+
+def triangle_xy(alphas) -> np.ndarray:
+    """Barycentric weights [n, 3] -> points [n, 2] of the equilateral triangle ``TRIANGLE`` (vertex j at corner j)."""
+    alphas = np.asarray(alphas, dtype=float)
+    if alphas.ndim != 2 or alphas.shape[1] != 3:
+        raise ValueError(f"alphas must be [n, 3] barycentric weights, got shape {alphas.shape}")
+    return alphas @ TRIANGLE
+
+
+def simplex_plot(ax, alphas, values, *, vertex_labels=("A", "B", "C"), title: str, colorbar_label: str,
+                 levels: int = 12):
+    """Filled contours of ``values`` over a triangle of networks, drawn as an equilateral triangle whose corners are
+    the vertices (``alphas`` [n, 3]: each point's barycentric weights, e.g. `lsdl_ens.simplex.barycentric_grid`).
+    Needs at least the three vertices and one more point; every point is marked."""
+    xy = triangle_xy(alphas)
+    values = np.asarray(values, dtype=float)
+    if values.shape != (len(xy),):
+        raise ValueError(f"values must have one entry per point ({len(xy)}), got shape {values.shape}")
+    checks.positive_int("levels", levels)
+    filled = ax.tricontourf(xy[:, 0], xy[:, 1], values, levels=levels, cmap="viridis_r")
+    ax.figure.colorbar(filled, ax=ax, format="%.3g", label=colorbar_label)
+    ax.plot(*np.vstack([TRIANGLE, TRIANGLE[:1]]).T, color="black", lw=1)
+    ax.scatter(xy[:, 0], xy[:, 1], s=8, color="white", zorder=4)
+    offsets = ((-14, -14), (6, -14), (-4, 6))
+    for name, corner, offset in zip(vertex_labels, TRIANGLE, offsets):
+        ax.annotate(name, corner, textcoords="offset points", xytext=offset, weight="bold")
+    ax.set(title=title, aspect="equal", xlim=(-0.12, 1.12), ylim=(-0.12, 1.0))
+    ax.set_axis_off()
     return ax
 
 

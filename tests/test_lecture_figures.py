@@ -204,3 +204,47 @@ def test_csgld_temperature_recipes_differ_only_in_the_temperature():
                          temperature=r["temperature"]).noise_std() for r in (cold, warm)]
     assert stds[1] / stds[0] == pytest.approx((1.0 / REFERENCE_TEMPERATURE) ** 0.5)
     assert stds[1] > 1e-3 > 1e-5 > stds[0]
+
+
+# ------------------------------------------------------------------------ mode-connecting simplex (figure 3)
+def test_mode_connecting_triangle_keeps_the_two_modes_and_trains_only_the_connecting_vertex():
+    from lsdl_ens.metrics import nll
+    from lsdl_ens.simplex import simplex_grid, train_vertex
+    from lsdl_ens.simplex.mode_connecting import mode_connecting_simplex
+    from lsdl_ens.train import predict_probs
+
+    a, b = tiny_cnn(0, bn=False), tiny_cnn(1, bn=False)
+    simplex = mode_connecting_simplex(a, b.state_dict())
+    name = simplex.param_names[0]
+    assert torch.equal(simplex.vertex(1)[name], b.state_dict()[name])
+    torch.testing.assert_close(simplex.vertex(2)[name], (a.state_dict()[name] + b.state_dict()[name]) / 2)
+    assert [p.shape for p in simplex.trainable_parameters()] == [p.shape for p in simplex.vertex(2).values()]
+    data = blob_images(n=64, seed=4)
+    midpoint = simplex.vertex(2)[name].detach().clone()
+    train_vertex(simplex, data, epochs=1, n_samples=2, batch_size=16, progress=False)
+    assert not torch.allclose(simplex.vertex(2)[name], midpoint)  # the connecting vertex moved
+    assert torch.equal(simplex.vertex(0)[name], a.state_dict()[name])  # the modes did not
+    assert torch.equal(simplex.vertex(1)[name], b.state_dict()[name])
+    grid = simplex_grid(simplex, data, resolution=2)
+    corner_b = [i for i, w in enumerate(grid["alphas"].tolist()) if w == [0.0, 1.0, 0.0]][0]
+    direct = nll(predict_probs(b, data), data.labels)  # network B itself, not through the simplex
+    assert float(grid["loss"][corner_b]) == pytest.approx(direct, rel=1e-5)
+    with pytest.raises(ValueError, match="state_b"):
+        mode_connecting_simplex(a, {})
+
+
+def test_simplex_plot_puts_each_vertex_at_a_corner():
+    from lsdl_ens.lecture_plots import TRIANGLE, simplex_plot, triangle_xy
+    from lsdl_ens.simplex import barycentric_grid
+
+    use_style()
+    alphas = barycentric_grid(3, 3).numpy()
+    np.testing.assert_allclose(triangle_xy(np.eye(3)), TRIANGLE)
+    np.testing.assert_allclose(triangle_xy([[1 / 3, 1 / 3, 1 / 3]])[0], TRIANGLE.mean(0))
+    fig, ax = subplots(width=5.6, height=4.4)
+    simplex_plot(ax, alphas, alphas[:, 0] * 10, title="t", colorbar_label="error (%)")
+    assert [t.get_text() for t in ax.texts] == ["A", "B", "C"]
+    assert figure_problems(fig) == []
+    with pytest.raises(ValueError, match="one entry per point"):
+        simplex_plot(ax, alphas, [1.0, 2.0], title="t", colorbar_label="x")
+    plt.close(fig)

@@ -173,7 +173,8 @@ class SPROSizes(Section):
 class LandscapeSizes(Section):
     """Mode connectivity (chapter 02): test and training images per landscape point, points on segments and
     transfer paths, t's along each trained curve, spawn epochs k of the second child and points per spawn path,
-    the planes' grid side, epochs of the random-init target models, target test images for CKA."""
+    the planes' grid side, epochs of the random-init target models, target test images for CKA, epochs of the
+    mode-connecting triangle's trained vertex and the steps per edge of its barycentric evaluation grid."""
     section: ClassVar[str] = "landscape"
     n_eval: int = _f("pos")
     n_train_eval: int = _f("pos")
@@ -184,6 +185,8 @@ class LandscapeSizes(Section):
     plane_grid: int = _f("pos")
     ri_epochs: int = _f("pos")
     n_similarity: int = _f("pos")
+    simplex_epochs: int = _f("pos")
+    simplex_grid: int = _f("pos")
 
 
 @dataclass(frozen=True)
