@@ -248,3 +248,26 @@ def test_simplex_plot_puts_each_vertex_at_a_corner():
     with pytest.raises(ValueError, match="one entry per point"):
         simplex_plot(ax, alphas, [1.0, 2.0], title="t", colorbar_label="x")
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------ feature distances per domain (figure 7)
+def test_domain_sets_corrupt_the_target_images_and_keep_their_labels(monkeypatch):
+    from types import SimpleNamespace
+
+    from lsdl_ens.data import TARGET_CLASSES, ImageSet, corrupt
+    from lsdl_ens.landscape import domains
+    from lsdl_ens.profiles import get_profile
+
+    train_set, test_set = (ImageSet(d.images, d.labels, TARGET_CLASSES) for d in
+                           (blob_images(n=40, size=32, num_classes=5, seed=3),
+                            blob_images(n=60, size=32, num_classes=5, seed=4)))
+    monkeypatch.setattr(domains, "profile_transfer",
+                        lambda p: SimpleNamespace(target_train=train_set, target_test=test_set))
+    p = get_profile("smoke", landscape={"n_similarity": 20, "domain_severity": 4})
+    clean_train, clean_test = domains.domain_sets(p, "target")
+    assert clean_train is train_set and len(clean_test) == 20
+    noisy_train, noisy_test = domains.domain_sets(p, "gaussian_noise")
+    assert torch.equal(noisy_train.labels, train_set.labels) and torch.equal(noisy_test.labels, clean_test.labels)
+    assert torch.equal(noisy_train.images, corrupt(train_set.images, "gaussian_noise", 4, seed=1))
+    assert not torch.equal(noisy_test.images, clean_test.images)
+    assert domains.PAIRS == ("P-T & P-T", "RI-T & RI-T", "P-T & P", "RI-T & P")

@@ -174,7 +174,8 @@ class LandscapeSizes(Section):
     """Mode connectivity (chapter 02): test and training images per landscape point, points on segments and
     transfer paths, t's along each trained curve, spawn epochs k of the second child and points per spawn path,
     the planes' grid side, epochs of the random-init target models, target test images for CKA, epochs of the
-    mode-connecting triangle's trained vertex and the steps per edge of its barycentric evaluation grid."""
+    mode-connecting triangle's trained vertex and the steps per edge of its barycentric evaluation grid, and the
+    corruptions (at ``domain_severity``) that make further target domains for the feature-distance table."""
     section: ClassVar[str] = "landscape"
     n_eval: int = _f("pos")
     n_train_eval: int = _f("pos")
@@ -187,6 +188,8 @@ class LandscapeSizes(Section):
     n_similarity: int = _f("pos")
     simplex_epochs: int = _f("pos")
     simplex_grid: int = _f("pos")
+    domains: tuple = _f("tuple:str")
+    domain_severity: int = _f("pos")
 
 
 @dataclass(frozen=True)
