@@ -5,13 +5,13 @@ alpha(i) = (1 - t(i)) alpha_1 + t(i) alpha_2 with t(i) = (mod(i - 1, c) + 1) / c
 alpha_1 to alpha_2 and the iterate is averaged at the end of each cycle, where the rate is alpha_2. Before the first
 cycle the rate follows `lsdl_ens.schedules.swa_lr` (constant, then a linear ramp) down to alpha_1.
 
-The SWA talk's picture (FIGURES item 8 of the lecture): on the plane through three iterates, the iterates of SGD with
+The SWA talk's picture: on the plane through three iterates, the iterates of SGD with
 a constant or a cyclical rate stay near the border of the low-error region and their average lies inside it.
 `iterate_plane` computes that plane for the constant-rate run of `swa_recipe` or the cyclical run of
 `cyclic_swa_recipe`.
 
 References:
-    Izmailov et al., "Averaging Weights Leads to Wider Optima and Better Generalization", UAI 2018, Sec. 3.1-3.2,
+    Izmailov et al., "Averaging Weights Leads to Wider Optima and Better Generalization", UAI 2018, eq. 2,
     Fig. 2, https://arxiv.org/abs/1803.05407; timgaripov/swa@411b2fc: train.py (averaging at epoch ends).
 
 Deliberate deviation: one cycle is one epoch (the reference averages at epoch ends; the paper's cycle lengths are
