@@ -37,6 +37,9 @@ from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
 from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
+from lsdl_ens.averaging import cyclic_swa
+from lsdl_ens.ensembles import budget_table
+from lsdl_ens.simplex import mode_connecting
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import (
     CurveModel,
@@ -710,6 +713,14 @@ FAMILIES = [
     case(lambda: trajectory_recipe("smoke", start_fraction=1.5), ValueError, "start_fraction", "trajectory-fraction"),
     case(lambda: swa_model(sd(), sd(), []), TypeError, "template", "swa-model-state-as-template"),
     case(lambda: SWAGCallback(mlp(), 1), TypeError, "swag", "swag-callback-model"),
+    case(lambda: SWAGCallback(swag_with(1), 1, per_epoch=0), ValueError, "per_epoch", "swag-callback-per-epoch-0"),
+    case(lambda: budget_table.budget_errors("smoke", budgets=(3,)), ValueError, "ensemble_size",
+         "budget-errors-beyond-ensemble"),
+    case(lambda: budget_table.ensemble_error(torch.rand(0, 3, 2), torch.zeros(3)), ValueError, "probs",
+         "ensemble-error-no-member"),
+    case(lambda: cyclic_swa.iterate_plane("smoke", schedule="cosine"), ValueError, "schedule",
+         "iterate-plane-schedule"),
+    case(lambda: mode_connecting.mode_connecting_simplex(mlp(), {}), ValueError, "state_b", "mode-simplex-state-b"),
     case(lambda: swag_recipe("smoke", bogus=1), ValueError, "swag.bogus", "swag-recipe-unknown-size"),
     case(lambda: spro_recipe("smoke", bogus=1), ValueError, "spro.bogus", "spro-recipe-unknown-size"),
     case(lambda: get_profile("cpu", swag={"epochs": -2}), ValueError, "swag.epochs", "profile-section-negative-epochs"),
