@@ -37,7 +37,7 @@ from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
 from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
-from lsdl_ens.averaging import cyclic_swa
+from lsdl_ens.landscape import trajectory_plane
 from lsdl_ens.ensembles import budget_table
 from lsdl_ens.simplex import mode_connecting
 from lsdl_ens.grading import assert_close, call_student
@@ -718,8 +718,7 @@ FAMILIES = [
          "budget-errors-beyond-ensemble"),
     case(lambda: budget_table.ensemble_error(torch.rand(0, 3, 2), torch.zeros(3)), ValueError, "probs",
          "ensemble-error-no-member"),
-    case(lambda: cyclic_swa.iterate_plane("smoke", schedule="cosine"), ValueError, "schedule",
-         "iterate-plane-schedule"),
+    case(lambda: trajectory_plane(mlp(), [sd(), sd(1)], []), ValueError, "states", "trajectory-plane-two-states"),
     case(lambda: mode_connecting.mode_connecting_simplex(mlp(), {}), ValueError, "state_b", "mode-simplex-state-b"),
     case(lambda: swag_recipe("smoke", bogus=1), ValueError, "swag.bogus", "swag-recipe-unknown-size"),
     case(lambda: spro_recipe("smoke", bogus=1), ValueError, "spro.bogus", "spro-recipe-unknown-size"),

@@ -16,7 +16,7 @@ import torch  # noqa: E402
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: E402,F401
 from lsdl_ens.ensembles.budget_table import ensemble_error, ind_errors  # noqa: E402
 from lsdl_ens.landscape import plane_basis, plane_grid, plane_point  # noqa: E402
-from lsdl_ens.landscape.points import evaluate_point, loss_and_error  # noqa: E402
+from lsdl_ens.evaluation import evaluate_point, loss_and_error  # noqa: E402
 from lsdl_ens.lecture_plots import budget_plot, plane_plot  # noqa: E402
 from lsdl_ens.plotting import figure_problems, subplots, use_style  # noqa: E402
 from lsdl_ens.state import parameter_keys  # noqa: E402
@@ -121,23 +121,19 @@ def test_cyclic_swa_lr_falls_from_lr_1_to_lr_2_in_each_epoch_after_the_swa_lr_ra
 
 @pytest.fixture
 def synthetic_swa(monkeypatch, tmp_cache):
-    """CIFAR-10 replaced by 32x32 colour blobs (train 256, test 300) for the cyclical SWA run and its plane."""
-    from lsdl_ens.averaging import cyclic_swa, swa
-
-    train_set, test_set = blob_images(n=256, size=32, seed=1), blob_images(n=300, size=32, seed=2)
-    for module in (cyclic_swa, swa):
-        monkeypatch.setattr(module, "training_set", lambda data: train_set)
-    monkeypatch.setattr(cyclic_swa, "profile_data", lambda p: (train_set, None, test_set))
+    """CIFAR-10 replaced by 32x32 colour blobs (train 256 images) for the cyclical SWA run."""
+    from lsdl_ens.averaging import cyclic_swa
     from lsdl_ens.profiles import get_profile
 
-    return get_profile("smoke", epochs=2, averaging={"grid": 3, "n_eval": 100}, n_bn_batches=1)
+    train_set = blob_images(n=256, size=32, seed=1)
+    monkeypatch.setattr(cyclic_swa, "training_set", lambda data: train_set)
+    return get_profile("smoke", epochs=2)
 
 
-def test_cyclic_swa_average_and_iterate_plane(synthetic_swa):
-    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, iterate_plane, train_cyclic_swa
+def test_cyclic_swa_averages_the_iterates_at_the_cycle_ends(synthetic_swa):
+    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, train_cyclic_swa
 
-    p = synthetic_swa
-    states, info = train_cyclic_swa(cyclic_swa_recipe(p))
+    states, info = train_cyclic_swa(cyclic_swa_recipe(synthetic_swa))
     assert info["swa_epochs"] == [1, 2, 3]  # 1.5 x 2 epochs, averaged from epoch 1
     iterates = [states[f"iterate@{e}"] for e in info["swa_epochs"]]
     name = next(k for k in states["average"] if k.endswith("weight"))
@@ -145,14 +141,24 @@ def test_cyclic_swa_average_and_iterate_plane(synthetic_swa):
     assert torch.allclose(states["average"][name].double(), expected, atol=1e-6)
     assert not torch.allclose(iterates[0][name], iterates[-1][name])
 
-    plane = iterate_plane(p, schedule="cyclical")
-    assert plane["error"].shape == (3, 3) and plane["iterates_xy"].shape == (3, 2)
-    np.testing.assert_allclose(plane["iterates_xy"], plane["points"], atol=1e-6)  # the three iterates span it
-    # projection is affine, so the average of the iterates projects to the mean of their projections
-    np.testing.assert_allclose(plane["average_xy"], plane["iterates_xy"].mean(0), atol=1e-4)
-    assert 0 <= plane["average_error"] <= 1 and plane["iterate_error"].shape == (3,)
-    with pytest.raises(ValueError, match="schedule"):
-        iterate_plane(p, schedule="cosine")
+
+def test_trajectory_plane_passes_through_the_iterates_and_projects_their_average():
+    from lsdl_ens.landscape import trajectory_plane
+    from lsdl_ens.state import average as average_states
+
+    models = [tiny_cnn(seed, bn=False) for seed in range(4)]
+    states = [m.state_dict() for m in models]
+    data = image_batches(blob_images(n=32, seed=5))
+    mean = average_states(states)
+    plane = trajectory_plane(tiny_cnn(9, bn=False), states, data, average=mean, grid=3, recompute_bn=False)
+    assert plane["error"].shape == (3, 3) and plane["states_xy"].shape == (4, 2)
+    np.testing.assert_allclose(plane["states_xy"][[0, 2, 3]], plane["points"], atol=1e-6)  # first, middle, last
+    # projection is affine, so the average of the states projects to the mean of their projections
+    np.testing.assert_allclose(plane["average_xy"], plane["states_xy"].mean(0), atol=1e-4)
+    direct = [loss_and_error(m, iter(data), torch.device("cpu"))[1] for m in models]
+    np.testing.assert_allclose(plane["state_error"], direct)  # each at its own weights
+    with pytest.raises(ValueError, match="at least 3"):
+        trajectory_plane(tiny_cnn(9, bn=False), states[:2], data, recompute_bn=False)
 
 
 # ------------------------------------------------------------------------------------- SWAG at rank 20

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from .. import checks
+from ..data import profile_data
 from ..profiles import Profile, get_profile
-from ..recipes import load_state, profile_data, standard_recipe
+from ..recipes import load_state, standard_recipe
 from ..train import predict_logits
 from .deep_ensemble import train_member
 from .snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse

@@ -17,8 +17,9 @@ import math
 import torch
 
 from .. import metrics
+from ..data import profile_data
 from ..profiles import Profile, get_profile
-from ..recipes import load_state, profile_data, standard_recipe
+from ..recipes import load_state, standard_recipe
 from ..train import predict_logits
 from .csgld import csgld_recipe, train_csgld
 

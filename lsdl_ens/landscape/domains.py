@@ -20,11 +20,11 @@ from __future__ import annotations
 import torch
 
 from ..cache import default_cache
-from ..data import BatchLoader, ImageSet, balanced_subset, corrupt
+from ..data import BatchLoader, ImageSet, augmentation_kwargs, balanced_subset, corrupt, profile_transfer
 from ..models import replace_head
 from ..profiles import Profile, get_profile
-from ..recipes import (augmentation_kwargs, build_from_recipe, finetune_recipe, fit_linear_probe, load_state,
-                       pretrain_recipe, profile_transfer, standard_recipe, train)
+from ..recipes import (build_from_recipe, finetune_recipe, fit_linear_probe, load_state, pretrain_recipe,
+                       standard_recipe, train)
 from ..schedules import make_schedule
 from ..train import default_device, fit
 from .experiments import transfer_models

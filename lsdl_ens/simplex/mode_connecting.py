@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from ..cache import default_cache
-from ..data import BatchLoader, balanced_subset
+from ..data import BatchLoader, balanced_subset, profile_data, training_set
 from ..profiles import Profile, get_profile
-from ..recipes import profile_data, standard_recipe, train, training_set
+from ..recipes import standard_recipe, train
 from ..train import default_device
 from .evaluation import simplex_grid
 from .model import SimplexModel
