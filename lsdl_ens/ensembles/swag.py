@@ -189,17 +189,29 @@ class SWAG:
 
 class SWAGCallback(Callback):
     """`lsdl_ens.train.fit` callback: ``swag.collect(model)`` at the end of every epoch e (from 0) with
-    e + 1 > ``swa_start`` (the reference's rule; ``swa_start`` in epochs), i.e. once per epoch on the SWA schedule."""
+    e + 1 > ``swa_start`` (the reference's rule; ``swa_start`` in epochs), i.e. once per epoch on the SWA schedule.
 
-    def __init__(self, swag: SWAG, swa_start: int):
+    With ``per_epoch`` = k > 1 it collects k times in each such epoch, after batches round((j + 1) n / k) - 1,
+    j = 0..k-1, of the epoch's n batches (the last one is the epoch's end). Deliberate deviation from the reference
+    (once per epoch) for short runs: a rank-K covariance needs K collected iterates."""
+
+    def __init__(self, swag: SWAG, swa_start: int, per_epoch: int = 1):
         if not isinstance(swag, SWAG):
             raise TypeError(f"swag must be a SWAG (SWAG(model)), got {type(swag).__name__}")
         if swa_start < 0:
             raise ValueError(f"swa_start must be >= 0 epochs; got {swa_start}")
-        self.swag, self.swa_start = swag, swa_start
+        checks.positive_int("per_epoch", per_epoch, "pass how many iterates to collect per epoch, e.g. 1")
+        self.swag, self.swa_start, self.per_epoch = swag, swa_start, per_epoch
+
+    def on_step_end(self, model, optimizer, step: TrainStep, loss) -> None:
+        if self.per_epoch == 1 or step.epoch + 1 <= self.swa_start:
+            return
+        n = step.iterations_per_epoch
+        if step.batch in {round((j + 1) * n / self.per_epoch) - 1 for j in range(self.per_epoch)}:
+            self.swag.collect(model)
 
     def on_epoch_end(self, model, optimizer, step: TrainStep, history) -> None:
-        if step.epoch + 1 > self.swa_start:
+        if self.per_epoch == 1 and step.epoch + 1 > self.swa_start:
             self.swag.collect(model)
 
 
@@ -244,7 +256,8 @@ def bma_predict(swag: SWAG, model: nn.Module, data, bn_data=None, *, n_samples: 
 # ------------------------------------------------------------------------------------------ cached SWAG runs
 def swag_recipe(profile=None, seed: int = 0, **sizes) -> dict:
     """The recipe of a SWAG run: the profile's standard recipe on the SWA schedule (the profile's ``swag`` section;
-    `sizes` override its fields), collecting once per epoch after ``swa_start``."""
+    `sizes` override its fields), collecting once per epoch after ``swa_start`` (``collections_per_epoch`` times
+    when that field is above 1)."""
     from ..profiles import get_profile
     from ..recipes import standard_recipe
 
@@ -252,7 +265,10 @@ def swag_recipe(profile=None, seed: int = 0, **sizes) -> dict:
     cfg = p.swag
     train = standard_recipe(p, seed, epochs=cfg.epochs, schedule="swa",
                             schedule_kw={"swa_lr": cfg.swa_lr, "swa_start": cfg.swa_start})
-    return {"train": train, "swa_start": cfg.swa_start, "max_rank": cfg.max_rank}
+    recipe = {"train": train, "swa_start": cfg.swa_start, "max_rank": cfg.max_rank}
+    if cfg.collections_per_epoch != 1:  # only then, so that once-per-epoch runs keep their cache keys
+        recipe["collections_per_epoch"] = cfg.collections_per_epoch
+    return recipe
 
 
 def train_swag(recipe: dict, *, cache=None, device=None, progress: bool | None = None):
@@ -273,7 +289,8 @@ def train_swag(recipe: dict, *, cache=None, device=None, progress: bool | None =
         history = fit(model, training_loader(r), epochs=r["epochs"], optimizer=r["optimizer"],
                       lr_schedule=make_schedule(r["schedule"], epochs=r["epochs"], lr=r["lr"], **r["schedule_kw"]),
                       weight_decay=r["weight_decay"], seed=r["seed"], batch_size=r["batch_size"],
-                      callbacks=[SWAGCallback(swag, recipe["swa_start"])], device=device, progress=progress,
+                      callbacks=[SWAGCallback(swag, recipe["swa_start"], recipe.get("collections_per_epoch", 1))],
+                      device=device, progress=progress,
                       desc=f"SWAG seed {r['seed']}")
         state = {f"model.{k}": v for k, v in model.state_dict().items()}
         state.update({f"swag.{k}": v for k, v in swag.state_dict().items()})
