@@ -21,7 +21,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def toc_chapters() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [c["file"] for part in toc.get("parts", []) if part.get("caption") == "Chapters" for c in part["chapters"]]
+
+
+def test_instructor_pages_exist():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [c["file"] for part in toc["parts"] if part.get("caption") == "For instructors" for c in part["chapters"]]
+    assert "book/grading" in pages
+    assert all((ROOT / f"{page}.md").exists() for page in pages), pages
 
 
 @pytest.fixture(scope="module")
