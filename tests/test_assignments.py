@@ -167,9 +167,11 @@ def test_attacks(aid, tmp_path, monkeypatch):
         for src in (ROOT / "assignments" / aid).glob("*.ipynb"):
             fill(src, answers, course / "submitted" / name / aid / src.name)
     nbgrader("autograde", aid, "--force", course=course)
+    from nbgrader.api import Gradebook
+
     for name, answers in attacks.items():
         total, _, per_cell = autograded_scores(course / "gradebook.db", aid, name)
-        with __import__("nbgrader.api", fromlist=["Gradebook"]).Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             visible = sum(c.max_score for c in gb.find_assignment(aid).notebooks[0].grade_cells
                           if c.name.endswith("_visible"))
         print(f"{aid} attack {name}: {total} (visible points {visible}) {per_cell}")
