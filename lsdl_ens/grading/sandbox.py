@@ -1,8 +1,13 @@
 """Start and talk to the sandboxed student process (Linux namespaces via util-linux ``unshare``).
 
 The worker sees a new root file system built from read-only bind mounts of the system directories and the Python
-installation only: the course package, ``solutions/``, the gradebook, the course directory, ``/tmp``, ``/root``
-and ``/home`` do not exist in it. It has no network (a fresh network namespace), its own PID namespace, and runs
+environment only (`python_roots`: the interpreter's prefixes and the site-packages holding torch and numpy): the
+course package, ``solutions/``, the gradebook, the rest of the course directory, the host's ``/tmp``, ``/root``
+and ``/home`` do not exist in it. An environment that lives inside the course folder (``<course>/.venv``, as
+``make venv`` creates it) is bound on its own: the folders above it appear empty. Its editable install of the
+package then points at a folder that does not exist, so ``import lsdl_ens`` fails. The sandbox's private ``/tmp``
+is mounted before the environment, so an environment under the host's ``/tmp`` stays visible. The worker has no
+network (a fresh network namespace), its own PID namespace, and runs
 as an unprivileged user of a nested user namespace, so it cannot undo the mounts. Modules an assignment refuses
 are replaced by stubs bound over their files (`rules.py`). CPU time, address space and file size are limited with
 rlimits (hard limits: the worker cannot raise them), and every request has a wall-clock limit after which the
@@ -30,6 +35,8 @@ from . import wire
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
+NEEDED_MODULES = ("torch", "numpy")  # the worker imports them; their site-packages is bound even outside the prefixes
+PACKAGE = HERE.parent  # this package's source folder (in a checkout: <course>/lsdl_ens)
 MEMORY_BYTES = 6 * 2**30
 CPU_SECONDS = 600
 STUB_TEXT = ('raise ImportError("{name} is not allowed in this assignment: it solves the task. '
@@ -50,9 +57,33 @@ def worker_source() -> str:
     return (HERE / "wire.py").read_text() + "\n" + (HERE / "worker.py").read_text()
 
 
-def _python_roots() -> list[str]:
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def python_roots() -> list[str]:
+    """Folders bound read-only into the sandbox besides `SYSTEM_DIRS`: what the worker's interpreter needs.
+
+    These are the real paths of ``sys.prefix``, ``sys.base_prefix`` and ``sys.exec_prefix`` and of the
+    ``sys.path`` folders holding `NEEDED_MODULES`, minus those already inside a system directory or another root.
+    Raises `SandboxError` if one of them would show the course: a root (or system directory) that contains this
+    package's source folder without being the site-packages it was installed into."""
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    return sorted(r for r in roots if not any(r.startswith(s + "/") or r == s for s in SYSTEM_DIRS))
+    for name in NEEDED_MODULES:
+        path = _module_path(name)
+        if path is not None:
+            roots.add(os.path.realpath(path.parent))
+    roots = {r for r in roots if not any(_within(r, s) for s in SYSTEM_DIRS)}
+    package = os.path.realpath(PACKAGE)
+    installed = Path(package).parent.name in ("site-packages", "dist-packages")  # then stubbed, see _stub_mounts
+    for root in sorted(roots) + list(SYSTEM_DIRS):
+        if _within(root, "/dev") or _within(root, "/proc"):  # the sandbox mounts its own there
+            raise SandboxError(f"the Python environment {root} lies under /dev or /proc; it cannot be sandboxed")
+        if root == "/" or (_within(package, root) and not installed):
+            raise SandboxError(f"the Python environment folder {root} contains the course package {package}; "
+                               "grading would show the course files to student code. Use a virtual environment "
+                               "inside or beside the course folder (e.g. <course>/.venv), not around it.")
+    return sorted(r for r in roots if not any(o != r and _within(r, o) for o in roots))
 
 
 def _module_path(name: str) -> Path | None:
@@ -72,9 +103,10 @@ def _module_path(name: str) -> Path | None:
 def _stub_mounts(refused: list[str], stubs: Path) -> list[tuple[str, str]]:
     """(stub, target) pairs: bind `stub` over `target` to refuse a module (and its cached bytecode)."""
     pairs = []
+    roots = python_roots() + list(SYSTEM_DIRS)
     for name in ["lsdl_ens", *refused]:
         target = _module_path(name)
-        if target is None or not any(str(target).startswith(r) for r in _python_roots()):
+        if target is None or not any(_within(os.path.realpath(target), r) for r in roots):
             continue
         stub = stubs / name.replace(".", "_")
         if target.is_dir():
@@ -92,7 +124,10 @@ def _stub_mounts(refused: list[str], stubs: Path) -> list[tuple[str, str]]:
 
 
 def launch_script(new_root: str, stub_pairs: list[tuple[str, str]]) -> str:
-    """Shell script run as root of a fresh user+mount+net+pid namespace: build the new root, then drop privileges."""
+    """Shell script run as root of a fresh user+mount+net+pid namespace: build the new root, then drop privileges.
+
+    Order matters: the sandbox's own /dev, /proc and /tmp come first, then the Python roots (which may lie under
+    the host's /tmp, e.g. a course checkout there with its .venv), then the stubs over refused modules."""
     q = shlex.quote
     lines = ["set -e", f"R={q(new_root)}", 'mount -t tmpfs -o size=256m,mode=755 sandbox "$R"']
     for d in SYSTEM_DIRS:
@@ -101,14 +136,14 @@ def launch_script(new_root: str, stub_pairs: list[tuple[str, str]]) -> str:
         elif os.path.isdir(d):
             lines.append(f'mkdir -p "$R"{q(d)} && mount --rbind {q(d)} "$R"{q(d)} && '
                          f'mount -o remount,bind,ro "$R"{q(d)}')
-    for root in _python_roots():
+    lines += ['mkdir -p "$R/dev" "$R/proc" "$R/tmp" "$R/old"', 'mount --rbind /dev "$R/dev"',
+              'mount -t proc proc "$R/proc"', 'mount -t tmpfs -o size=64m,mode=1777 tmpfs "$R/tmp"']
+    for root in python_roots():
         lines.append(f'mkdir -p "$R"{q(root)} && mount --rbind {q(root)} "$R"{q(root)} && '
                      f'mount -o remount,bind,ro "$R"{q(root)}')
     for stub, target in stub_pairs:
         lines.append(f'mount --bind {q(stub)} "$R"{q(target)}')
-    lines += ['mkdir -p "$R/dev" "$R/proc" "$R/tmp" "$R/old"', 'mount --rbind /dev "$R/dev"',
-              'mount -t proc proc "$R/proc"', 'mount -t tmpfs -o size=64m tmpfs "$R/tmp"',
-              'cd "$R"', "pivot_root . old", "umount -l /old", "rmdir /old", "cd /tmp",
+    lines += ['cd "$R"', "pivot_root . old", "umount -l /old", "rmdir /old", "cd /tmp",
               'exec unshare --user --map-user=65534 --map-group=65534 -- "$@"']
     return "\n".join(lines)
 
