@@ -21,6 +21,7 @@ def test_every_chapter_starts_with_the_setup_cell_of_the_configured_repository()
     source = setup_cell.setup_source()
     assert f"lsdl-ens @ git+{setup_cell.repository_url()}" in source
     chapters = setup_cell.chapter_notebooks()
+    assert chapters == sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")), "only and all chapter notebooks"
     assert len(chapters) >= 7
     for path in chapters:
         nb = nbformat.read(path, as_version=4)
