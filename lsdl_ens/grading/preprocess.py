@@ -2,7 +2,8 @@
 
 `IsolateStudentCells` runs before nbgrader's Execute. A code cell is trusted only if its grade id names a locked
 cell of the gradebook and its source equals the gradebook's (nbgrader has already restored locked cells by then):
-locked tests run as they are; read-only setup cells also run in the sandbox; every other code cell (the
+locked tests run as they are, and so does the install cell (`INSTALL_MARKER`: it would try pip in the
+sandbox, which has no network); other read-only setup cells also run in the sandbox; every other code cell (the
 student's answers, and any cell the student added or unlocked) is replaced by a call that runs its source in the
 sandbox (`remote.student_cell`). `RestoreStudentCells` puts the student's source back after execution, so the
 autograded and feedback notebooks show what the student wrote.
@@ -22,6 +23,7 @@ from traitlets import Bool
 from .rules import refused_modules
 
 KEY = "lsdl_original_source"
+INSTALL_MARKER = "# Setup: installs the course package when it is missing"  # first line of tools/setup_cell.py's cell
 CALL = "__import__('lsdl_ens.grading.remote', fromlist=['_']).{fn}({args})"
 
 
@@ -65,8 +67,8 @@ class IsolateStudentCells(Preprocessor):
         exported = graded_names([cell.source for cell, ok in zip(code, trusted) if ok])
         for cell, ok in zip(code, trusted):
             cell.metadata[KEY] = cell.source
-            if ok and cell.metadata.get("nbgrader", {}).get("grade"):
-                continue
+            if ok and (cell.metadata.get("nbgrader", {}).get("grade") or cell.source.startswith(INSTALL_MARKER)):
+                continue  # trusted: runs in the grading kernel only
             if ok:
                 cell.source = CALL.format(fn="shared_cell", args=f"{cell.source!r}, {options}") + "\n" + cell.source
             else:
