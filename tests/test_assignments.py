@@ -4,6 +4,8 @@ For each assignment: the committed release equals a fresh `nbgrader generate_ass
 holds no solution or hidden-test text, and autograding four submissions gives
 solution = full marks, untouched release = 0, a prepared wrong submission strictly between, and a "shortcut"
 submission (every graded function calls lsdl_ens) = 0. Prepared submissions live in tests/submissions/<aid>.py.
+`test_attacks` autogrades the attack submissions; `test_release_runs_without_nbgrader` runs each release, answered
+with the solution, in a plain kernel (as a student does in Colab).
 """
 
 from __future__ import annotations
@@ -182,3 +184,25 @@ def test_attacks(aid, tmp_path, monkeypatch):
                 assert score > 0, f"attack {name}: honest cell {cell} lost its points (grading stopped?)"
             elif cell.startswith(targets):
                 assert not score, f"attack {name} scored {score} on {cell}"
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_release_runs_without_nbgrader(aid, tmp_path, monkeypatch):
+    """The student release, answered with the reference solution, runs top to bottom in a plain Jupyter kernel (as in
+    Colab, without nbgrader): its setup cell finds the package and prints profile and device, and the visible
+    tests pass."""
+    from nbclient import NotebookClient
+
+    solution = nbformat.read(ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+    fill(ROOT / "assignments" / aid / f"{aid}.ipynb", answers, tmp_path / f"{aid}.ipynb")
+    nb = nbformat.read(tmp_path / f"{aid}.ipynb", as_version=4)
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("LSDL_PROGRESS", "0")
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    printed = "".join(o.get("text", "") for o in code[0].outputs)
+    assert "profile " in printed and "device " in printed, f"setup cell printed {printed!r}"
+    visible = [c for c in code if c.metadata.get("nbgrader", {}).get("grade")]
+    assert visible and all("### BEGIN HIDDEN TESTS" not in c.source for c in visible)
