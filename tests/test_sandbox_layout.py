@@ -21,7 +21,10 @@ import tempfile
 from pathlib import Path
 
 import numpy
+import pytest
 import torch
+
+from lsdl_ens.grading import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +120,11 @@ def test_grading_works_with_the_venv_inside_the_course_folder_under_tmp():
         assert (course / "lsdl_ens" / "metrics.py").is_file()  # the files are there, only hidden from the worker
     finally:
         shutil.rmtree(course, ignore_errors=True)
+
+
+def test_an_environment_around_the_course_is_refused(monkeypatch):
+    course = str(sandbox.PACKAGE.parent)
+    assert course not in sandbox.python_roots()
+    monkeypatch.setattr(sys, "prefix", course)  # binding it would show the whole course to student code
+    with pytest.raises(sandbox.SandboxError, match="contains the course package"):
+        sandbox.python_roots()

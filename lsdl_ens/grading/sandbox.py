@@ -4,11 +4,11 @@ The worker sees a new root file system built from read-only bind mounts of the s
 environment only (`python_roots`: the interpreter's prefixes and the site-packages holding torch and numpy): the
 course package, ``solutions/``, the gradebook, the rest of the course directory, the host's ``/tmp``, ``/root``
 and ``/home`` do not exist in it. An environment that lives inside the course folder (``<course>/.venv``, as
-``make venv`` creates it) is bound on its own: the folders above it appear empty. Its editable install of the
+``make venv`` creates it) is bound on its own: the folders above it hold nothing else. Its editable install of the
 package then points at a folder that does not exist, so ``import lsdl_ens`` fails. The sandbox's private ``/tmp``
 is mounted before the environment, so an environment under the host's ``/tmp`` stays visible. The worker has no
-network (a fresh network namespace), its own PID namespace, and runs
-as an unprivileged user of a nested user namespace, so it cannot undo the mounts. Modules an assignment refuses
+network (a fresh network namespace), its own PID namespace, and runs as an unprivileged user of a nested user
+namespace, so it cannot undo the mounts. Modules an assignment refuses
 are replaced by stubs bound over their files (`rules.py`). CPU time, address space and file size are limited with
 rlimits (hard limits: the worker cannot raise them), and every request has a wall-clock limit after which the
 whole process group is killed with SIGKILL (signal handlers in student code cannot delay it).
