@@ -20,7 +20,7 @@ from lsdl_ens.grading import (
     rules,
     wire,
 )
-from lsdl_ens.grading.autograde import protected_paths, self_check
+from lsdl_ens.grading.autograde import protected_paths, self_check, visible_entries
 from lsdl_ens.grading.remote import StudentError, StudentFunction
 from lsdl_ens.grading.sandbox import StudentTimeout
 from lsdl_ens.metrics import ece as imported_ece
@@ -115,12 +115,15 @@ def student():
 
 PROBES = '''
 import os, signal
-def readable(paths):
+def readable(paths, allowed):
     out = []
     for p in paths:
         try:
-            os.listdir(p) if os.path.isdir(p) else open(p, "rb").read(1)
-            out.append(p)
+            if os.path.isdir(p):
+                out += [f"{p}/{e}" for e in os.listdir(p) if e not in allowed.get(p, ())]
+            else:
+                open(p, "rb").read(1)
+                out.append(p)
         except OSError:
             pass
     return out
@@ -177,7 +180,9 @@ def lazy():
 def test_sandbox_hides_course_files_and_library(student):
     _, ns = student
     paths = protected_paths(ROOT) + [str(ROOT / "lsdl_ens" / "grading" / "remote.py"), str(ROOT / "tests")]
-    assert ns["readable"](paths) == []
+    allowed = {p: visible_entries(p) for p in paths}  # e.g. <course>/.venv when the environment lives there
+    assert not {"lsdl_ens", "solutions", "tests", "gradebook.db"} & {e for v in allowed.values() for e in v}, allowed
+    assert ns["readable"](paths, allowed) == []
     assert ns["importable"](["lsdl_ens", "lsdl_ens.metrics", "torch.optim.swa_utils", "torchmetrics"]) == []
     assert ns["importable"](["torch", "numpy", "math"]) == ["torch", "numpy", "math"]
     assert ns["whoami"]() != 0 and ns["network"]() is False
