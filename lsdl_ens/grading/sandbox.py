@@ -8,10 +8,10 @@ and ``/home`` do not exist in it. An environment that lives inside the course fo
 package then points at a folder that does not exist, so ``import lsdl_ens`` fails. The sandbox's private ``/tmp``
 is mounted before the environment, so an environment under the host's ``/tmp`` stays visible. The worker has no
 network (a fresh network namespace), its own PID namespace, and runs as an unprivileged user of a nested user
-namespace, so it cannot undo the mounts. Modules an assignment refuses
-are replaced by stubs bound over their files (`rules.py`). CPU time, address space and file size are limited with
-rlimits (hard limits: the worker cannot raise them), and every request has a wall-clock limit after which the
-whole process group is killed with SIGKILL (signal handlers in student code cannot delay it).
+namespace, so it cannot undo the mounts. Modules an assignment refuses are replaced by stubs bound over their
+files (`rules.py`). CPU time, address space and file size are limited with rlimits (hard limits: the worker cannot
+raise them), and every request has a wall-clock limit after which the whole process group is killed with SIGKILL
+(signal handlers in student code cannot delay it).
 
 If the sandbox cannot be built the session raises `SandboxError`: grading refuses rather than running student
 code unprotected.
