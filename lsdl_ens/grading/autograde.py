@@ -46,7 +46,7 @@ def protected_paths(course: Path = ROOT) -> list[str]:
     import lsdl_ens
 
     package = Path(lsdl_ens.__file__).resolve().parent
-    paths = [package / "metrics.py", package, course / "solutions", course / "gradebook.db", course]
+    paths = [package / "metrics" / "calibration.py", package, course / "solutions", course / "gradebook.db", course]
     return [str(p) for p in paths if p.exists()]
 
 

@@ -38,7 +38,7 @@ def nll(probs, labels, eps=1e-12):
 '''},
     "recompile_library": {"ece_answer": _FIND + '''
 _ns = {}
-exec(compile(open(_find("lsdl_ens/metrics.py")).read(), "mine.py", "exec"), _ns)
+exec(compile(open(_find("lsdl_ens/metrics/calibration.py")).read(), "mine.py", "exec"), _ns)
 def ece(probs, labels, n_bins=15):
     return _ns["ece"](probs, labels, n_bins)
 '''},
