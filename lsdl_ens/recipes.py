@@ -1,7 +1,9 @@
 """Cached training recipes: the course's standard CIFAR-10 run, pre-training on the source classes, fine-tuning.
 
-A recipe is a plain dict (JSON values only) naming everything that determines the trained weights; `train`
-looks it up in the checkpoint cache (`lsdl_ens.cache`) and trains only on a miss. Chapters call
+A recipe is a frozen `lsdl_ens.recipe_types.Recipe` naming everything that determines the trained weights (its data
+as a `DataSpec`, including the kind of CIFAR-10 copy); `train` looks it up in the checkpoint cache
+(`lsdl_ens.cache`, keyed by `Recipe.key`) and trains only on a miss, on the batches of `training_loader`. Chapters
+call
 
     model, history = train(standard_recipe(profile, seed=1))
 
@@ -14,7 +16,6 @@ backbone on the five target classes with a new head, optionally initialised by a
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 
 import torch
@@ -26,6 +27,7 @@ from .data import ImageSet, load_cifar10, transfer_split
 from .data.splits import balanced_subset, train_val_split
 from .models import build_model, replace_head
 from .profiles import Profile, get_profile
+from .recipe_types import DataSpec, Init, Recipe
 from .schedules import make_schedule
 from .train import History, default_device, fit
 
@@ -61,16 +63,63 @@ def profile_transfer(profile: Profile):
     return transfer_data(profile.n_source, profile.n_target, profile.n_target, profile.n_test)
 
 
-def training_set(data: dict) -> ImageSet:
-    """The training set a recipe's `data` entry names."""
-    kind = data["name"]
-    if kind == "cifar10":
-        return cifar10_splits(data["n_train"], data["n_val"], data["n_test"], data.get("seed", 0))[0]
-    if kind in ("source", "target"):
-        split = transfer_data(data["n_source"], data["n_target"], data["n_target_val"], data["n_test"],
-                              data.get("seed", 0))
-        return split.source_train if kind == "source" else split.target_train
-    raise ValueError(f"unknown data name {kind!r} in recipe; valid: cifar10, source, target")
+def check_data_source(data: DataSpec) -> DataSpec:
+    """Raise unless the CIFAR-10 copy `load_cifar10` reads is of the kind `data` names (so that a run on one kind
+    is never cached under a recipe of the other); returns `data`."""
+    from .data import cifar10_source_kind
+
+    found = cifar10_source_kind()
+    if data.source != found:
+        raise ValueError(f"the recipe's data.source is {data.source!r} but the CIFAR-10 copy found (LSDL_DATA or the "
+                         f"cache) is {found!r}; build the recipe again (standard_recipe(...) names the copy found) "
+                         f"or point LSDL_DATA at a {data.source} copy")
+    return data
+
+
+def cifar10_data(profile: Profile, **changes) -> DataSpec:
+    """The `DataSpec` of the profile's 10-class split, on the CIFAR-10 copy found now."""
+    from .data import cifar10_source_kind
+
+    spec = DataSpec("cifar10", cifar10_source_kind(), n_train=profile.n_train, n_val=profile.n_val,
+                    n_test=profile.n_test)
+    return spec.replace(**changes) if changes else spec
+
+
+def transfer_data_spec(profile: Profile, name: str) -> DataSpec:
+    """The `DataSpec` of one side (``"source"`` or ``"target"``) of the profile's transfer split (target
+    validation set as large as the labelled target set)."""
+    from .data import cifar10_source_kind
+
+    return DataSpec(name, cifar10_source_kind(), n_source=profile.n_source, n_target=profile.n_target,
+                    n_target_val=profile.n_target, n_test=profile.n_test)
+
+
+def training_set(data: DataSpec) -> ImageSet:
+    """The training set a recipe's `DataSpec` names."""
+    if not isinstance(data, DataSpec):
+        raise TypeError(f"data must be a DataSpec (a recipe's .data), got {type(data).__name__}")
+    check_data_source(data)
+    if data.name == "cifar10":
+        return cifar10_splits(data.n_train, data.n_val, data.n_test, data.seed)[0]
+    split = transfer_data(data.n_source, data.n_target, data.n_target_val, data.n_test, data.seed)
+    return split.source_train if data.name == "source" else split.target_train
+
+
+def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loader_class=None, **loader_kw):
+    """The loader a recipe trains on: its training set, shuffled with `seed` (default: the recipe's), in batches of
+    its batch size with its augmentation, the last incomplete batch dropped (kept if it is the only one).
+
+    ``loader_class`` (a `BatchLoader` subclass) and ``loader_kw`` (more or other `BatchLoader` arguments, e.g.
+    ``drop_last=False`` for BN statistics) serve variants, e.g. a loader continuing another run's epoch numbering.
+    This is the only place a recipe becomes batches."""
+    from .data import BatchLoader
+
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
+    data = training_set(recipe.data)
+    kw = {"shuffle": True, **augmentation_kwargs(recipe.augment), "drop_last": len(data) > recipe.batch_size,
+          "seed": recipe.seed if seed is None else seed, "device": device, **loader_kw}
+    return (loader_class or BatchLoader)(data, recipe.batch_size, **kw)
 
 
 #: Augmentation strengths a recipe's ``augment`` field may name (``True`` = "standard", ``False`` = "none"):
@@ -94,29 +143,24 @@ def augmentation_kwargs(augment) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- recipes
-def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
-    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip."""
+def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
+    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip. `overrides`
+    replace fields (`Recipe.replace`; unknown fields raise ValueError)."""
     p = get_profile(profile)
-    recipe = {
-        "model": p.model, "model_kw": {}, "num_classes": 10,
-        "data": {"name": "cifar10", "n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test, "seed": 0},
-        "epochs": p.epochs, "lr": p.lr, "weight_decay": p.weight_decay, "batch_size": p.batch_size,
-        "schedule": "cosine", "schedule_kw": {}, "optimizer": "sgd", "label_smoothing": 0.0, "augment": True,
-        "seed": seed, "init": None,
-    }
-    return _override(recipe, overrides)
+    recipe = Recipe(model=p.model, num_classes=10, data=cifar10_data(p), epochs=p.epochs, lr=p.lr,
+                    weight_decay=p.weight_decay, batch_size=p.batch_size, seed=seed)
+    return recipe.replace(**overrides) if overrides else recipe
 
 
-def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
+def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
     """Pre-training on the five source classes; each seed is an independent "pre-trained checkpoint"."""
     p = get_profile(profile)
-    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs,
-                             data=_transfer_data_entry(p, "source"))
-    return _override(recipe, overrides)
+    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs, data=transfer_data_spec(p, "source"))
+    return recipe.replace(**overrides) if overrides else recipe
 
 
 def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0, seed: int = 0,
-                    head: str = "linear_probe", **overrides) -> dict:
+                    head: str = "linear_probe", **overrides) -> Recipe:
     """Fine-tuning a source backbone (`pretrain_recipe(profile, backbone_seed)`) on the target classes.
 
     Args:
@@ -129,38 +173,26 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
     if head not in ("linear_probe", "random"):
         raise ValueError(f"head must be 'linear_probe' or 'random'; got {head!r}")
     recipe = standard_recipe(p, seed, num_classes=5, epochs=p.finetune_epochs, lr=p.finetune_lr,
-                             data=_transfer_data_entry(p, "target"),
-                             init={"recipe": pretrain_recipe(p, backbone_seed), "head": head})
-    return _override(recipe, overrides)
-
-
-def _transfer_data_entry(p: Profile, name: str) -> dict:
-    return {"name": name, "n_source": p.n_source, "n_target": p.n_target, "n_target_val": p.n_target,
-            "n_test": p.n_test, "seed": 0}
-
-
-def _override(recipe: dict, overrides: dict) -> dict:
-    unknown = sorted(set(overrides) - set(recipe))
-    if unknown:
-        raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
-    out = copy.deepcopy(recipe)
-    out.update(copy.deepcopy(overrides))
-    check_recipe(out)
-    return out
+                             data=transfer_data_spec(p, "target"), init=Init(pretrain_recipe(p, backbone_seed), head))
+    return recipe.replace(**overrides) if overrides else recipe
 
 
 _LR_FIX = "pass a positive learning rate such as 0.05"
 
 
-def check_recipe(recipe: dict) -> dict:
-    """Check the standard fields of a training recipe (those present), so that a bad override fails where the
-    recipe is made, not epochs later; returns ``recipe``. Schedules are checked by building them once.
+def check_recipe(recipe: dict | Recipe) -> dict | Recipe:
+    """Check the standard fields of a training recipe (those present in a dict; a `Recipe` was checked when it was
+    built), so that a bad override fails where the recipe is made, not epochs later; returns ``recipe``. Schedules
+    are checked by building them once.
 
     Raises:
         TypeError, ValueError: naming the field, the value and the fix.
     """
+    if isinstance(recipe, Recipe):
+        return recipe
     if not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be a dict (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
+        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)) or a dict of recipe fields, got "
+                        f"{type(recipe).__name__}")
     r = recipe
     if "model" in r:
         from .models import MODEL_NAMES
@@ -193,54 +225,50 @@ def check_recipe(recipe: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- training
-def build_from_recipe(recipe: dict) -> torch.nn.Module:
+def build_from_recipe(recipe: Recipe) -> torch.nn.Module:
     """A freshly initialised (seeded) model of the recipe's architecture."""
-    torch.manual_seed(recipe["seed"])
-    return build_model(recipe["model"], recipe["num_classes"], **recipe["model_kw"])
+    torch.manual_seed(recipe.seed)
+    return build_model(recipe.model, recipe.num_classes, **recipe.model_kw)
 
 
-def load_state(recipe: dict, state: dict) -> torch.nn.Module:
+def load_state(recipe: Recipe, state: dict) -> torch.nn.Module:
     """A model of the recipe's architecture holding `state`."""
-    model = build_model(recipe["model"], recipe["num_classes"], **recipe["model_kw"])
+    model = build_model(recipe.model, recipe.num_classes, **recipe.model_kw)
     model.load_state_dict(state)
     return model
 
 
-def train(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> tuple[torch.nn.Module, History]:
+def train(recipe: Recipe, *, cache=None, device=None, progress: bool | None = None) -> tuple[torch.nn.Module, History]:
     """The trained model of `recipe` (from the cache when present) and its training history."""
-    check_recipe(recipe)
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
 
     def build():
-        model = _initial_model(recipe, cache, device, progress)
-        history = fit(model, _loader_data(recipe), epochs=recipe["epochs"], optimizer=recipe["optimizer"],
-                      lr_schedule=make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"],
-                                                **recipe["schedule_kw"]),
-                      weight_decay=recipe["weight_decay"], seed=recipe["seed"], batch_size=recipe["batch_size"],
-                      label_smoothing=recipe["label_smoothing"], device=device, progress=progress,
-                      desc=f"{recipe['model']} seed {recipe['seed']}")
+        model = initial_model(recipe, cache=cache, device=device, progress=progress)
+        history = fit(model, training_loader(recipe), epochs=recipe.epochs, optimizer=recipe.optimizer,
+                      lr_schedule=make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr,
+                                                **recipe.schedule_kw),
+                      weight_decay=recipe.weight_decay, seed=recipe.seed, batch_size=recipe.batch_size,
+                      label_smoothing=recipe.label_smoothing, device=device, progress=progress,
+                      desc=f"{recipe.model} seed {recipe.seed}")
         return model.state_dict(), {"history": history.as_dict()}
 
     state, extra = cache.get_or_create("train", recipe, build)
     return load_state(recipe, state).to(device), History.from_dict(extra["history"])
 
 
-def _loader_data(recipe: dict):
-    from .data import BatchLoader
-
-    data = training_set(recipe["data"])
-    return BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
-                       drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
-
-
-def _initial_model(recipe: dict, cache, device, progress) -> torch.nn.Module:
-    if recipe["init"] is None:
+def initial_model(recipe: Recipe, *, cache=None, device=None, progress: bool | None = None) -> torch.nn.Module:
+    """The model a recipe starts training from: freshly initialised (seeded), or the trained network of its
+    `Init` with a new head (random, or fitted by a linear probe on the recipe's training set)."""
+    device = torch.device(device) if device is not None else default_device()
+    if recipe.init is None:
         return build_from_recipe(recipe).to(device)
-    parent, _ = train(recipe["init"]["recipe"], cache=cache, device=device, progress=progress)
-    replace_head(parent, recipe["num_classes"], seed=recipe["seed"])
-    if recipe["init"]["head"] == "linear_probe":
-        fit_linear_probe(parent, training_set(recipe["data"]), device=device)
+    parent, _ = train(recipe.init.recipe, cache=cache, device=device, progress=progress)
+    replace_head(parent, recipe.num_classes, seed=recipe.seed)
+    if recipe.init.head == "linear_probe":
+        fit_linear_probe(parent, training_set(recipe.data), device=device)
     return parent.to(device)
 
 

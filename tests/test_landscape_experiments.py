@@ -27,8 +27,7 @@ def synthetic(monkeypatch):
                                            blob_images(n=200, size=32, num_classes=5, seed=4)))
     monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
     transfer = SimpleNamespace(target_train=target_train, target_test=target_test)
-    for module in (E, SP):
-        monkeypatch.setattr(module, "training_set", lambda data: train_set)
+    monkeypatch.setattr(E, "training_set", lambda data: train_set)
     monkeypatch.setattr(P, "profile_data", lambda p: (train_set, None, test_set))
     for module in (E, P):
         monkeypatch.setattr(module, "profile_transfer", lambda p: transfer)
@@ -65,7 +64,7 @@ def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_repro
     init = _model_part(parent, 0)
     assert not torch.equal(init["head.weight"], final["head.weight"])
     # a child restarting at epoch 1 with the parent's own data seed (weights + momentum restored) is the parent
-    same = SP._spawn_child(recipe, (0, 1), 1, child_seed=recipe["seed"])
+    same = SP._spawn_child(recipe, (0, 1), 1, child_seed=recipe.seed)
     for name, value in final.items():
         torch.testing.assert_close(same[name], value, rtol=0, atol=0)
     other = SP._spawn_child(recipe, (0, 1), 1, child_seed=7)

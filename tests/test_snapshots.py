@@ -7,11 +7,13 @@ import math
 import pytest
 import torch
 
+import lsdl_ens.recipes
+
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import SnapshotCollector
 from lsdl_ens.ensembles import snapshot_runs as R
 from lsdl_ens.ensembles import snapshots as S
-from lsdl_ens.recipes import standard_recipe
+from lsdl_ens.recipes import standard_recipe, training_loader
 from lsdl_ens.schedules import fge_lr, sse_lr
 from lsdl_ens.train import fit
 
@@ -129,7 +131,7 @@ def test_run_fge_restores_momentum_and_stops_mid_epoch():
 def tiny_profile_runs(tmp_cache, monkeypatch):
     """Cached runs on blobs: the recipe machinery with `training_set` replaced by synthetic images."""
     data = blob_images(96)
-    monkeypatch.setattr(R, "training_set", lambda entry: data)
+    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda entry: data)
     base = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=4, batch_size=16)
     return base
 
@@ -157,8 +159,8 @@ def test_cached_fge_starts_at_eighty_percent_of_the_standard_run(tiny_profile_ru
     # the trajectory is the standard run: same init, data order, optimiser and cosine schedule
     from lsdl_ens.recipes import build_from_recipe, make_schedule
     ref = build_from_recipe(base)
-    fit(ref, R.base_loader(base, 0), epochs=4, lr_schedule=make_schedule("cosine", epochs=4, lr=base["lr"]),
-        weight_decay=base["weight_decay"], seed=0)
+    fit(ref, training_loader(base, 0), epochs=4, lr_schedule=make_schedule("cosine", epochs=4, lr=base.lr),
+        weight_decay=base.weight_decay, seed=0)
     for k, v in ref.state_dict().items():
         assert torch.equal(v, traj["checkpoints"][-1][k]), k
     recipe = {"method": "fge", "trajectory": traj_recipe, "base": base, "budget": 2, "cycle": 0.25,

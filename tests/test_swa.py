@@ -12,6 +12,7 @@ from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens.averaging import SWACollector, swa_model
 from lsdl_ens.averaging.swa import _lr_fn
 from lsdl_ens.data import BatchLoader
+from lsdl_ens.recipes import standard_recipe
 from lsdl_ens.schedules import swa_lr
 from lsdl_ens.train import Callback, fit
 
@@ -105,7 +106,8 @@ def test_argument_checks():
 def test_runner_schedule_is_the_reference_swa_schedule():
     from lsdl_ens.train import TrainStep
 
-    recipe = {"schedule": "swa", "schedule_kw": {"swa_start": 9, "swa_lr": 0.01}, "lr": 0.05, "epochs": 18}
+    recipe = standard_recipe("smoke", schedule="swa", schedule_kw={"swa_start": 9, "swa_lr": 0.01}, lr=0.05,
+                             epochs=18)
     fn = _lr_fn(recipe)
     for epoch in range(18):
         step = TrainStep(epoch * 10, epoch, 0, 10, 18)

@@ -1,6 +1,6 @@
 """CIFAR-10 in memory: loading, splits, batching with augmentation, and CIFAR-10-C style corruptions."""
 
-from .cifar import DataNotFoundError, load_cifar10
+from .cifar import DataNotFoundError, cifar10_source_kind, load_cifar10
 from .cifar_sources import DataSourceError
 from .dataset import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, ImageSet
 from .loader import BatchLoader, as_loader, random_crop_flip
@@ -10,7 +10,8 @@ from .splits import (SOURCE_CLASSES, TARGET_CLASSES, TransferSplit, balanced_sub
 __all__ = [
     "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CORRUPTIONS", "BatchLoader", "DataNotFoundError",
     "DataSourceError", "ImageSet", "SOURCE_CLASSES", "TARGET_CLASSES", "TransferSplit", "as_loader",
-    "balanced_subset", "corrupt", "load_cifar10", "random_crop_flip", "train_val_split", "transfer_split",
+    "balanced_subset", "cifar10_source_kind", "corrupt", "load_cifar10", "random_crop_flip", "train_val_split",
+    "transfer_split",
 ]
 
 

@@ -31,10 +31,10 @@ import torch
 
 from .. import checks
 from ..profiles import REFERENCE_TEMPERATURE, Profile, get_profile
-from ..recipes import build_from_recipe, standard_recipe
+from ..recipes import build_from_recipe, standard_recipe, training_loader
 from ..schedules import sse_lr
 from ..train import cross_entropy_step, default_device, fit
-from .snapshot_runs import SnapshotRun, base_loader, cached_snapshot_run
+from .snapshot_runs import SnapshotRun, cached_snapshot_run
 from .snapshots import SnapshotCollector
 
 __all__ = ["CyclicalSGLD", "csgld_lr", "cycle_position", "csgld_sample_iterations", "run_csgld", "csgld_recipe",
@@ -182,13 +182,13 @@ def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: in
 def train_csgld(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
     """The cached cSGLD run of `recipe`: its samples as a `SnapshotRun`."""
     base = recipe["base"]
-    loader = base_loader(base, base["seed"])
+    loader = training_loader(base, base.seed)
 
     def collect():
         model = build_from_recipe(base).to(device or default_device())
-        col, _ = run_csgld(model, loader, epochs=base["epochs"] * recipe["budget"], n_cycles=recipe["n_cycles"],
+        col, _ = run_csgld(model, loader, epochs=base.epochs * recipe["budget"], n_cycles=recipe["n_cycles"],
                            lr_0=recipe["lr_0"], beta=recipe["beta"], samples_per_cycle=recipe["samples_per_cycle"],
-                           temperature=recipe["temperature"], weight_decay=base["weight_decay"], seed=base["seed"],
+                           temperature=recipe["temperature"], weight_decay=base.weight_decay, seed=base.seed,
                            progress=progress)
         return col
 

@@ -22,12 +22,12 @@ from .. import checks
 from ..cache import default_cache
 from ..data import BatchLoader
 from ..profiles import Profile, get_profile
-from ..recipes import augmentation_kwargs, build_from_recipe, load_state, standard_recipe, training_set
+from ..recipes import build_from_recipe, load_state, standard_recipe, training_loader
 from ..schedules import cosine_lr
 from ..train import default_device, fit, make_optimizer
 from .snapshots import SnapshotCollector, run_fge, run_sse
 
-__all__ = ["SnapshotRun", "pack_states", "unpack_states", "base_loader",
+__all__ = ["SnapshotRun", "pack_states", "unpack_states",
            "cached_snapshot_run", "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe",
            "train_fge"]
 
@@ -76,13 +76,6 @@ def unpack_states(packed: dict, n: int) -> list[dict]:
     return states
 
 
-def base_loader(base: dict, seed: int) -> BatchLoader:
-    """The shuffled training loader of a standard recipe `base`, with its augmentation."""
-    data = training_set(base["data"])
-    return BatchLoader(data, base["batch_size"], shuffle=True, **augmentation_kwargs(base["augment"]),
-                       drop_last=len(data) > base["batch_size"], seed=seed)
-
-
 def sse_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 2, **overrides) -> dict:
     """Recipe of an SSE run of `budget` B on the profile's standard setting (snapshots of 1B are its prefix)."""
     checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 2")
@@ -104,7 +97,7 @@ def cached_snapshot_run(kind: str, recipe: dict, loader: BatchLoader, collect) -
         return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
 
     state, extra = default_cache().get_or_create(kind, recipe, build)
-    per_budget = recipe["base"]["epochs"] * len(loader)
+    per_budget = recipe["base"].epochs * len(loader)
     costs = [(i + 1) / per_budget for i in extra["iterations"]]
     return SnapshotRun(recipe, unpack_states(state, len(extra["iterations"])), extra["iterations"], extra["lrs"], costs,
                        {"iterations_per_budget": per_budget})
@@ -113,12 +106,12 @@ def cached_snapshot_run(kind: str, recipe: dict, loader: BatchLoader, collect) -
 def train_sse(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
     """The cached SSE run of `recipe` (see `sse_recipe`)."""
     base = recipe["base"]
-    loader = base_loader(base, base["seed"])
+    loader = training_loader(base, base.seed)
 
     def collect():
         model = build_from_recipe(base).to(device or default_device())
-        return run_sse(model, loader, epochs=base["epochs"] * recipe["budget"], n_cycles=recipe["n_cycles"],
-                       lr_max=recipe["lr_max"], weight_decay=base["weight_decay"], seed=base["seed"],
+        return run_sse(model, loader, epochs=base.epochs * recipe["budget"], n_cycles=recipe["n_cycles"],
+                       lr_max=recipe["lr_max"], weight_decay=base.weight_decay, seed=base.seed,
                        progress=progress)
 
     return cached_snapshot_run("sse", recipe, loader, collect)
@@ -139,8 +132,8 @@ def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
     recipe step for step (same init, data order, optimiser, cosine schedule), so its final state is the cached
     standard network of that seed."""
     base = recipe["base"]
-    loader = base_loader(base, base["seed"])
-    ipe, epochs = len(loader), base["epochs"]
+    loader = training_loader(base, base.seed)
+    ipe, epochs = len(loader), base.epochs
     start_iteration = round(recipe["start_fraction"] * epochs * ipe) - 1
     every = [e * ipe - 1 for e in range(recipe["every_epochs"], epochs + 1, recipe["every_epochs"])]
 
@@ -148,8 +141,8 @@ def train_trajectory(recipe: dict, *, device=None, progress=None) -> dict:
         model = build_from_recipe(base).to(device or default_device())
         start = SnapshotCollector([start_iteration], optimizer_state=True)
         checkpoints = SnapshotCollector(every)
-        fit(model, loader, epochs=epochs, optimizer=make_optimizer("sgd", model, base["lr"], base["weight_decay"]),
-            lr_schedule=lambda s: cosine_lr(s.epoch_float, epochs, base["lr"]), seed=base["seed"],
+        fit(model, loader, epochs=epochs, optimizer=make_optimizer("sgd", model, base.lr, base.weight_decay),
+            lr_schedule=lambda s: cosine_lr(s.epoch_float, epochs, base.lr), seed=base.seed,
             callbacks=[start, checkpoints], progress=progress, desc="standard run with checkpoints")
         momentum = {f"momentum/{i}": s["momentum_buffer"] for i, s in start.optimizer_states[0]["state"].items()}
         start_state = {f"start/{k}": v for k, v in start.states[0].items()}
@@ -187,12 +180,12 @@ def train_fge(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
 
     def build():
         model = load_state(base, traj["start"]).to(device or default_device())
-        opt = make_optimizer("sgd", model, recipe["lr_1"], base["weight_decay"])
+        opt = make_optimizer("sgd", model, recipe["lr_1"], base.weight_decay)
         opt_state = opt.state_dict()
         opt_state["state"] = {i: {"momentum_buffer": b} for i, b in traj["start_momentum"].items()}
-        col = run_fge(model, base_loader(base, base["seed"] + 10_000), iterations=iterations,
+        col = run_fge(model, training_loader(base, base.seed + 10_000), iterations=iterations,
                       cycle_iterations=cycle, lr_1=recipe["lr_1"], lr_2=recipe["lr_2"],
-                      weight_decay=base["weight_decay"], optimizer_state=opt_state, seed=base["seed"] + 10_000,
+                      weight_decay=base.weight_decay, optimizer_state=opt_state, seed=base.seed + 10_000,
                       progress=progress)
         return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
 

@@ -259,7 +259,7 @@ def train_swag(recipe: dict, *, cache=None, device=None, progress: bool | None =
     """Run (or load from the checkpoint cache) a SWAG recipe. Returns ``(swag, model, history)``: the moments, the
     last SGD iterate (its own BN statistics) and the training history."""
     from ..cache import default_cache
-    from ..recipes import _loader_data, build_from_recipe, load_state
+    from ..recipes import build_from_recipe, load_state, training_loader
     from ..schedules import make_schedule
     from ..train import History, default_device, fit
 
@@ -270,11 +270,11 @@ def train_swag(recipe: dict, *, cache=None, device=None, progress: bool | None =
     def build():
         model = build_from_recipe(r).to(device)
         swag = SWAG(model, max_rank=recipe["max_rank"])
-        history = fit(model, _loader_data(r), epochs=r["epochs"], optimizer=r["optimizer"],
-                      lr_schedule=make_schedule(r["schedule"], epochs=r["epochs"], lr=r["lr"], **r["schedule_kw"]),
-                      weight_decay=r["weight_decay"], seed=r["seed"], batch_size=r["batch_size"],
+        history = fit(model, training_loader(r), epochs=r.epochs, optimizer=r.optimizer,
+                      lr_schedule=make_schedule(r.schedule, epochs=r.epochs, lr=r.lr, **r.schedule_kw),
+                      weight_decay=r.weight_decay, seed=r.seed, batch_size=r.batch_size,
                       callbacks=[SWAGCallback(swag, recipe["swa_start"])], device=device, progress=progress,
-                      desc=f"SWAG seed {r['seed']}")
+                      desc=f"SWAG seed {r.seed}")
         state = {f"model.{k}": v for k, v in model.state_dict().items()}
         state.update({f"swag.{k}": v for k, v in swag.state_dict().items()})
         return state, {"history": history.as_dict()}

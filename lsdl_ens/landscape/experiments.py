@@ -15,6 +15,7 @@ import numpy as np
 from ..cache import default_cache
 from ..data import balanced_subset
 from ..profiles import Profile, get_profile
+from ..recipe_types import Recipe
 from ..recipes import finetune_recipe, pretrain_recipe, profile_transfer, standard_recipe, train, training_set
 from ..state import parameter_keys
 from .curves import CurveModel, evaluate_curve, train_curve
@@ -60,7 +61,7 @@ def trained_curve(recipe: dict, progress: bool | None = None) -> tuple[CurveMode
 
     def build():
         curve = make()
-        history = train_curve(curve, training_set(recipe["start"]["data"]), epochs=recipe["epochs"],
+        history = train_curve(curve, training_set(recipe["start"].data), epochs=recipe["epochs"],
                               lr=recipe["lr"], weight_decay=recipe["weight_decay"], seed=recipe["seed"],
                               batch_size=recipe["batch_size"], progress=progress)
         return curve.state_dict(), {"history": history}
@@ -144,9 +145,9 @@ def plane_results(profile=None, third: str = "seed2", grid: int | None = None) -
 
 
 # ----------------------------------------------------------------------------------------------- transfer
-def _random_init_recipe(p: Profile, seed: int) -> dict:
+def _random_init_recipe(p: Profile, seed: int) -> Recipe:
     """Training from random init on the labelled target classes (same data as fine-tuning, longer schedule)."""
-    target = finetune_recipe(p)["data"]
+    target = finetune_recipe(p).data
     return standard_recipe(p, seed, num_classes=5, data=target, epochs=p.landscape.ri_epochs)
 
 

@@ -32,7 +32,7 @@ from ..data import BatchLoader
 from ..data.splits import balanced_subset
 from ..models import build_model
 from ..profiles import Profile, get_profile
-from ..recipes import check_recipe, cifar10_splits
+from ..recipes import check_data_source, check_recipe, cifar10_data, cifar10_splits
 from ..schedules import make_schedule
 from ..state import average
 from ..train import Callback, default_device, evaluate, fit
@@ -46,13 +46,13 @@ METHODS = ("sgd", "lookahead", "lookaround", "swa")
 
 
 def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
-    """The recipe of one matched-compute run (JSON dict)."""
+    """The recipe of one matched-compute run (a dict of JSON values and its `DataSpec`)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     p = get_profile(profile)
     epochs = p.optim.epochs
     recipe = {"method": method, "model": p.model, "n_train": p.optim.n_train,
-              "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test}, "epochs": epochs,
+              "data": cifar10_data(p), "epochs": epochs,
               "lr": p.lr, "momentum": 0.9, "weight_decay": p.weight_decay, "batch_size": p.batch_size, "views": 3,
               "k": 5, "alpha": 0.5, "swa_start": max(1, round(2 * epochs / 3)), "swa_lr": p.lr / 5,
               "n_eval_train": 2000, "seed": seed}
@@ -124,8 +124,8 @@ def train_optimizer(recipe: dict, *, cache=None, device=None, progress: bool | N
     "final": test accuracy/loss of the final evaluation weights with BN recomputed}."""
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
-    d = recipe["data"]
-    train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+    d = check_data_source(recipe["data"])
+    train, _, test = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
     if recipe["n_train"] is not None and recipe["n_train"] < len(train):
         train = balanced_subset(train, recipe["n_train"], seed=11)
     train_eval = balanced_subset(train, min(recipe["n_eval_train"], len(train)), seed=12)
@@ -187,8 +187,8 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
 
     def build():
         model, _ = train_optimizer(base, cache=cache, device=device, progress=progress)
-        d = base["data"]
-        train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+        d = check_data_source(base["data"])
+        train, _, test = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
         test = balanced_subset(test, sizes.n_eval, seed=13)
         batches = list(BatchLoader(train, base["batch_size"], shuffle=True, augment=True, seed=5, device=device))
         bn_batches = batches[:2]

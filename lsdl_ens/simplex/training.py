@@ -116,7 +116,7 @@ def train_spro(recipe: dict, *, cache=None, device=None, progress: bool | None =
     the base network v_0 comes from ``lsdl_ens.recipes.train(recipe["base"])``.
     """
     from ..cache import default_cache
-    from ..recipes import _loader_data, train
+    from ..recipes import train, training_loader
     from ..train import default_device
 
     cache = cache or default_cache()
@@ -126,7 +126,7 @@ def train_spro(recipe: dict, *, cache=None, device=None, progress: bool | None =
     def build():
         simplex = SimplexModel(base_model, seed=recipe["seed"]).to(device)
         histories, volumes = [], []
-        loader = _loader_data(recipe["base"])
+        loader = training_loader(recipe["base"])
         for k in range(1, recipe["n_vertices"]):
             simplex.add_vertex("centroid")
             h = train_vertex(simplex, loader, epochs=recipe["epochs"], lr=recipe["lr"],

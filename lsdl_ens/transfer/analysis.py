@@ -25,7 +25,8 @@ from ..data import BatchLoader
 from ..landscape import barrier, linear_path, plane_basis, plane_grid
 from ..metrics import accuracy, diversity, ensemble_probs, nll
 from ..profiles import Profile, get_profile
-from ..recipes import load_state, profile_transfer
+from ..recipe_types import Recipe
+from ..recipes import load_state, profile_transfer, training_loader
 from ..soups import uniform_soup
 from ..state import parameter_keys
 from ..train import default_device
@@ -70,18 +71,16 @@ def soup_recipe(member_recipes: Sequence[dict]) -> dict:
     return {"soup": list(member_recipes), "bn": {"data": "target_train", "augment": True, "seed": 0}}
 
 
-def _base_recipe(recipe: dict) -> dict:
-    while "cycle" in recipe:
+def _base_recipe(recipe) -> Recipe:
+    while isinstance(recipe, dict) and "cycle" in recipe:
         recipe = recipe["first"]
     return recipe
 
 
-def bn_loader(base_recipe: dict, seed: int = 0) -> BatchLoader:
-    """Augmented, shuffled batches of the recipe's training set for `update_bn`."""
-    from ..recipes import training_set
-
-    data = training_set(base_recipe["data"])
-    return BatchLoader(data, base_recipe["batch_size"], shuffle=True, augment=True, seed=seed)
+def bn_loader(base_recipe: Recipe, seed: int = 0) -> BatchLoader:
+    """Augmented (crop with padding 4 and flip, whatever the recipe's augmentation), shuffled batches of the
+    recipe's training set for `update_bn`, the last incomplete batch kept."""
+    return training_loader(base_recipe, seed, augment=True, crop_padding=4, flip=True, drop_last=False)
 
 
 def load_soup(recipe: dict, *, cache=None, device=None, progress=None) -> torch.nn.Module:

@@ -34,7 +34,8 @@ from torch import nn
 
 from .. import checks
 from ..cache import default_cache
-from ..recipes import augmentation_kwargs, load_state, train, training_set
+from ..recipe_types import Recipe
+from ..recipes import load_state, train, training_loader
 from ..train import TrainStep, default_device, fit
 
 __all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "train_cycle_member", "load_member",
@@ -97,12 +98,12 @@ def run_cycles(first_state: dict, make_model: Callable[[], nn.Module],
 
 
 # ----------------------------------------------------------------------------------------------- cached drivers
-def cycle_recipes(first_recipe: dict, method: str, n_members: int, *, lr_mult: float, epoch_mult: float,
+def cycle_recipes(first_recipe: Recipe, method: str, n_members: int, *, lr_mult: float, epoch_mult: float,
                   per: str = "iteration") -> list[dict]:
     """Recipes of the K members of SSE or StarSSE started from `first_recipe` (a `finetune_recipe`).
 
     Member 0 is `first_recipe` itself; member k >= 1 is ``{"cycle": {...}, "first": first_recipe}`` with the
-    cycle's max LR ``lr_mult * first_recipe["lr"]``, length ``max(1, int(epoch_mult * first_recipe["epochs"]))``
+    cycle's max LR ``lr_mult * first_recipe.lr``, length ``max(1, int(epoch_mult * first_recipe.epochs))``
     epochs (the reference truncates with int), the method, the member index and its data-order seed.
     """
     if method not in CYCLE_METHODS:
@@ -114,12 +115,12 @@ def cycle_recipes(first_recipe: dict, method: str, n_members: int, *, lr_mult: f
         raise ValueError(f"lr_mult and epoch_mult must be > 0; got {lr_mult}, {epoch_mult}")
     if per not in ("iteration", "epoch"):
         raise ValueError(f"per must be 'iteration' or 'epoch'; got {per!r}")
-    epochs = max(1, int(epoch_mult * first_recipe["epochs"]))
+    epochs = max(1, int(epoch_mult * first_recipe.epochs))
     recipes = [copy.deepcopy(first_recipe)]
     for k in range(1, n_members):
-        cycle = {"method": method, "index": k, "lr": lr_mult * first_recipe["lr"], "epochs": epochs,
+        cycle = {"method": method, "index": k, "lr": lr_mult * first_recipe.lr, "epochs": epochs,
                  "lr_mult": lr_mult, "epoch_mult": epoch_mult, "per": per,
-                 "seed": 10_000 + 100 * int(first_recipe["seed"]) + k}
+                 "seed": 10_000 + 100 * int(first_recipe.seed) + k}
         recipes.append({"cycle": cycle, "first": copy.deepcopy(first_recipe)})
     return recipes
 
@@ -148,9 +149,9 @@ def train_cycle_member(recipe: dict, *, cache=None, device=None, progress: bool 
         history = {}
 
         def train_cycle(model, _k):
-            h = fit(model, _cycle_loader(first, cycle["seed"]), epochs=cycle["epochs"], optimizer=first["optimizer"],
-                    lr_schedule=cycle_schedule(cycle["lr"], cycle["per"]), weight_decay=first["weight_decay"],
-                    seed=cycle["seed"], label_smoothing=first["label_smoothing"], device=device, progress=progress,
+            h = fit(model, training_loader(first, cycle["seed"]), epochs=cycle["epochs"], optimizer=first.optimizer,
+                    lr_schedule=cycle_schedule(cycle["lr"], cycle["per"]), weight_decay=first.weight_decay,
+                    seed=cycle["seed"], label_smoothing=first.label_smoothing, device=device, progress=progress,
                     desc=f"{cycle['method']} cycle {cycle['index']}")
             history.update(h.as_dict())
 
@@ -161,23 +162,15 @@ def train_cycle_member(recipe: dict, *, cache=None, device=None, progress: bool 
     return cache.get_or_create("transfer_cycle", recipe, build)
 
 
-def _cycle_loader(first: dict, seed: int):
-    from ..data import BatchLoader
-
-    data = training_set(first["data"])
-    return BatchLoader(data, first["batch_size"], shuffle=True, **augmentation_kwargs(first["augment"]),
-                       drop_last=len(data) > first["batch_size"], seed=seed)
-
-
 def load_member(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> nn.Module:
     """The trained model of any member recipe of this package: a `recipes.train` recipe, a cycle member, or a
     soup (``{"soup": [member recipes], ...}``, see `lsdl_ens.transfer.analysis.soup_recipe`)."""
     device = torch.device(device) if device is not None else default_device()
-    if "soup" in recipe:
+    if isinstance(recipe, dict) and "soup" in recipe:
         from .analysis import load_soup
 
         return load_soup(recipe, cache=cache, device=device, progress=progress)
-    if "cycle" in recipe:
+    if isinstance(recipe, dict) and "cycle" in recipe:
         state, _ = train_cycle_member(recipe, cache=cache, device=device, progress=progress)
         return load_state(recipe["first"], state).to(device)
     model, _ = train(recipe, cache=cache, device=device, progress=progress)
@@ -186,4 +179,5 @@ def load_member(recipe: dict, *, cache=None, device=None, progress: bool | None 
 
 def member_histories(recipes: Sequence[dict], *, cache=None) -> list[dict]:
     """The `fit` history of each cycle member (None for non-cycle members)."""
-    return [train_cycle_member(r, cache=cache)[1]["history"] if "cycle" in r else None for r in recipes]
+    return [train_cycle_member(r, cache=cache)[1]["history"] if isinstance(r, dict) and "cycle" in r else None
+            for r in recipes]

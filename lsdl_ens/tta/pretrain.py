@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..cache import default_cache
 from ..data import CIFAR10_CLASSES, BatchLoader
 from ..profiles import Profile, get_profile
-from ..recipes import cifar10_splits
+from ..recipes import check_data_source, cifar10_data, cifar10_splits
 from ..schedules import make_schedule
 from ..train import default_device, fit
 from .clip_model import SimpleTokenizer, TinyCLIP
@@ -40,10 +40,11 @@ def build_tokenizer(class_names=CIFAR10_CLASSES, templates=CAPTION_TEMPLATES) ->
 
 
 def clip_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
-    """The recipe (JSON dict) of the profile's tiny CLIP; `overrides` replace fields."""
+    """The recipe (a dict of JSON values and its `DataSpec`) of the profile's tiny CLIP; `overrides` replace
+    fields."""
     p = get_profile(profile)
     recipe = {"model": "tiny_clip", "widths": [16, 32, 64, 128], "embed_dim": 64,
-              "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test},
+              "data": cifar10_data(p),
               "epochs": p.clip.epochs, "lr": 2e-3, "weight_decay": 0.01,
               "batch_size": 128, "templates": _pool_hash(), "seed": seed}
     unknown = sorted(set(overrides) - set(recipe))
@@ -93,8 +94,8 @@ def pretrained_clip(recipe: dict | None = None, *, cache=None, device=None, prog
 
     def build():
         model = _build(recipe).to(device)
-        d = recipe["data"]
-        train, val, _ = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+        d = check_data_source(recipe["data"])
+        train, val, _ = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
         tok = model.tokenizer
         captions = torch.stack([tok([t.format(c) for c in CIFAR10_CLASSES]) for t in CAPTION_TEMPLATES])
         loader = BatchLoader(train, recipe["batch_size"], shuffle=True, augment=True, drop_last=True,
