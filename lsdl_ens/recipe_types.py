@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from . import checks
 
-__all__ = ["DataSpec", "Init", "Recipe", "DATA_NAMES", "DATA_SOURCES", "replace_fields"]
+__all__ = ["DataSpec", "Init", "Recipe", "TypedRecipe", "DATA_NAMES", "DATA_SOURCES", "replace_fields"]
 
 DATA_NAMES = ("cifar10", "source", "target")
 #: kinds of CIFAR-10 copies (`lsdl_ens.data.cifar10_source_kind`)
@@ -34,6 +34,33 @@ def replace_fields(obj, what: str, changes: dict):
     if unknown:
         raise ValueError(f"unknown {what} field(s) {unknown}; valid: {sorted(valid)}")
     return dataclasses.replace(obj, **changes)
+
+
+class TypedRecipe:
+    """Mixin of the frozen recipe dataclasses of the method families (e.g. `lsdl_ens.simplex.SPRORecipe`):
+    ``replace`` refusing unknown fields, ``as_dict`` (plain JSON values; nested recipes and data specs as their
+    ``as_dict``) and ``key`` (the checkpoint-cache key of `lsdl_ens.cache.recipe_key`)."""
+
+    def replace(self, **changes):
+        return replace_fields(self, "recipe", changes)
+
+    def as_dict(self) -> dict:
+        return {f.name: _plain_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def key(self) -> str:
+        from .cache import recipe_key
+
+        return recipe_key(self)
+
+
+def _plain_value(value):
+    if callable(getattr(value, "as_dict", None)):
+        return value.as_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 field and names the kind of CIFAR-10 copy, and the one loader a recipe trains on."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -115,3 +116,22 @@ def test_train_and_cache_accept_only_recipes(tmp_path):
     cache.save("train", r, {}, {})
     assert cache.load("train", r)["recipe"] == r.as_dict()  # the file stores plain JSON values
     assert cache.path("train", r) == cache.path("train", r.as_dict())
+
+
+def test_family_recipes_are_typed_too():
+    from lsdl_ens.optim.compare import optimizer_recipe
+    from lsdl_ens.simplex import spro_recipe
+    from lsdl_ens.tta import clip_recipe
+
+    for recipe in (spro_recipe("smoke"), optimizer_recipe("lookahead", "smoke"), clip_recipe("smoke")):
+        with pytest.raises(ValueError, match=r"unknown recipe field\(s\) \['bogus'\]"):
+            recipe.replace(bogus=1)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            recipe.seed = 5
+        assert recipe.replace(seed=5).key() != recipe.key()
+        assert '"source": "cifar10-jpeg"' in json.dumps(recipe.as_dict())  # the data source is in the key
+    assert optimizer_recipe("sgd", "smoke").key() != optimizer_recipe("swa", "smoke").key()
+    with pytest.raises(ValueError, match="alpha"):
+        optimizer_recipe("lookahead", "smoke", alpha=0.0)
+    with pytest.raises(ValueError, match="n_vertices"):
+        spro_recipe("smoke").replace(n_vertices=1)
