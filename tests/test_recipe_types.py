@@ -123,12 +123,20 @@ def test_family_recipes_are_typed_too():
     from lsdl_ens.simplex import spro_recipe
     from lsdl_ens.tta import clip_recipe
 
-    for recipe in (spro_recipe("smoke"), optimizer_recipe("lookahead", "smoke"), clip_recipe("smoke")):
+    from lsdl_ens.ensembles.csgld import csgld_recipe
+    from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
+    from lsdl_ens.ensembles.swag import swag_recipe
+
+    family = (spro_recipe("smoke"), optimizer_recipe("lookahead", "smoke"), clip_recipe("smoke"), sse_recipe("smoke"),
+              fge_recipe("smoke"), trajectory_recipe("smoke"), csgld_recipe("smoke"), swag_recipe("smoke"))
+    for recipe in family:
         with pytest.raises(ValueError, match=r"unknown recipe field\(s\) \['bogus'\]"):
             recipe.replace(bogus=1)
+        field = "seed" if hasattr(recipe, "seed") else "budget" if hasattr(recipe, "budget") else "max_rank" \
+            if hasattr(recipe, "max_rank") else "every_epochs"
         with pytest.raises(dataclasses.FrozenInstanceError):
-            recipe.seed = 5
-        assert recipe.replace(seed=5).key() != recipe.key()
+            setattr(recipe, field, 5)
+        assert recipe.replace(**{field: getattr(recipe, field) + 1}).key() != recipe.key()
         assert '"source": "cifar10-jpeg"' in json.dumps(recipe.as_dict())  # the data source is in the key
     assert optimizer_recipe("sgd", "smoke").key() != optimizer_recipe("swa", "smoke").key()
     with pytest.raises(ValueError, match="alpha"):
