@@ -84,7 +84,7 @@ def test_offset_loader_continues_the_epoch_numbering(synthetic):
 def test_argument_checks():
     with pytest.raises(ValueError, match="kind must be 'bezier' or 'polychain'"):
         E.curve_recipe("smoke", "spline")
-    with pytest.raises(ValueError, match="unknown curve recipe field"):
+    with pytest.raises(ValueError, match="unknown recipe field"):
         E.curve_recipe("smoke", lr_max=1)
     with pytest.raises(ValueError, match="spawn_epochs must be integers"):
         E.spawn_experiment("smoke", spawn_epochs=(0, 99))
