@@ -143,3 +143,21 @@ def test_family_recipes_are_typed_too():
         optimizer_recipe("lookahead", "smoke", alpha=0.0)
     with pytest.raises(ValueError, match="n_vertices"):
         spro_recipe("smoke").replace(n_vertices=1)
+
+
+def test_transfer_member_recipes_are_typed():
+    from lsdl_ens import transfer as T
+
+    first = finetune_recipe("smoke")
+    member = T.cycle_recipes(first, "sse", 3, lr_mult=2.0, epoch_mult=1.0)[2]
+    soup = T.soup_recipe([first, member])
+    assert isinstance(member, T.CycleMemberRecipe) and member.first == first and member.cycle.index == 2
+    assert soup.members == (first, member)
+    assert soup.replace(bn_seed=1).key() != soup.key() != member.key()
+    assert member.replace(cycle=member.cycle.replace(seed=0)).key() != member.key()
+    with pytest.raises(ValueError, match=r"unknown recipe field\(s\) \['bogus'\]"):
+        member.replace(bogus=1)
+    with pytest.raises(ValueError, match="at least one ingredient"):
+        T.soup_recipe([])
+    with pytest.raises(ValueError, match="method"):
+        member.cycle.replace(method="fge")

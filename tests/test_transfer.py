@@ -184,7 +184,7 @@ def test_cached_cycle_members_chain_and_star(tmp_path, monkeypatch):
     monkeypatch.setattr(cycles, "fit", spy_fit)
     cache = CheckpointCache(tmp_path)
     sse = T.cycle_recipes(first_recipe, "sse", 3, lr_mult=2.0, epoch_mult=0.5)
-    assert sse[1]["cycle"]["lr"] == pytest.approx(0.1) and sse[1]["cycle"]["epochs"] == 1
+    assert sse[1].cycle.lr == pytest.approx(0.1) and sse[1].cycle.epochs == 1
     s1, _ = T.train_cycle_member(sse[1], cache=cache, device="cpu")
     s2, extra = T.train_cycle_member(sse[2], cache=cache, device="cpu")
     assert len(starts) == 2 and len(extra["history"]["lr"]) == 1
@@ -240,13 +240,13 @@ def test_cycle_recipes_and_method_recipes():
     first = T.transfer_finetune_recipe(p, 0, 0)
     rs = T.cycle_recipes(first, "starsse", 5, lr_mult=0.25, epoch_mult=0.5)
     assert rs[0] == first and len(rs) == 5
-    assert [r["cycle"]["index"] for r in rs[1:]] == [1, 2, 3, 4]
-    assert len({r["cycle"]["seed"] for r in rs[1:]}) == 4
-    assert rs[1]["cycle"]["lr"] == pytest.approx(0.25 * first.lr)
-    assert rs[1]["cycle"]["epochs"] == int(0.5 * first.epochs)
+    assert [r.cycle.index for r in rs[1:]] == [1, 2, 3, 4]
+    assert len({r.cycle.seed for r in rs[1:]}) == 4
+    assert rs[1].cycle.lr == pytest.approx(0.25 * first.lr)
+    assert rs[1].cycle.epochs == int(0.5 * first.epochs)
     assert T.backbone_of(rs[3]) == pretrain_recipe(p, 0)
     assert T.method_recipes("sse", p, (2.0, 1.0))[0] == T.method_recipes("local_de", p)[0] == first
-    assert T.method_recipes("starsse", p, (2.0, 1.0))[1]["first"] == first
+    assert T.method_recipes("starsse", p, (2.0, 1.0))[1].first == first
     with pytest.raises(ValueError, match="setting"):
         T.method_recipes("sse", p)
     with pytest.raises(ValueError, match="method"):
@@ -263,7 +263,7 @@ def test_run_soup_grid_scores_the_soup_of_each_cells_members(monkeypatch):
     fake = {}  # soup recipe -> probabilities; distinct per cell
 
     def fake_member_probs(recipe, profile, **kw):
-        assert "soup" in recipe and recipe["bn"]["data"] == "target_train"
+        assert isinstance(recipe, T.SoupRecipe) and recipe.bn_seed == 0
         key = repr(recipe)
         if key not in fake:
             fake[key] = {k: torch.rand(len(v), 5, generator=g).softmax(-1) for k, v in y.items()}

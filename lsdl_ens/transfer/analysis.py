@@ -27,6 +27,7 @@ from ..metrics import accuracy, diversity, ensemble_probs, nll
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
 from ..recipes import load_state, profile_transfer, training_loader
+from .member_recipes import SoupRecipe, first_of
 from ..soups import uniform_soup
 from ..state import parameter_keys
 from ..train import default_device
@@ -64,17 +65,9 @@ def barrier_of(path: dict, key: str = "error") -> float:
 
 
 # ----------------------------------------------------------------------------------------------- soups
-def soup_recipe(member_recipes: Sequence[dict]) -> dict:
+def soup_recipe(member_recipes: Sequence) -> SoupRecipe:
     """Recipe of the uniform soup of `member_recipes` with BN recomputed on the target training set."""
-    if len(member_recipes) < 1:
-        raise ValueError("member_recipes is empty; a soup needs at least one ingredient")
-    return {"soup": list(member_recipes), "bn": {"data": "target_train", "augment": True, "seed": 0}}
-
-
-def _base_recipe(recipe) -> Recipe:
-    while isinstance(recipe, dict) and "cycle" in recipe:
-        recipe = recipe["first"]
-    return recipe
+    return SoupRecipe(tuple(member_recipes))
 
 
 def bn_loader(base_recipe: Recipe, seed: int = 0) -> BatchLoader:
@@ -83,15 +76,15 @@ def bn_loader(base_recipe: Recipe, seed: int = 0) -> BatchLoader:
     return training_loader(base_recipe, seed, augment=True, crop_padding=4, flip=True, drop_last=False)
 
 
-def load_soup(recipe: dict, *, cache=None, device=None, progress=None) -> torch.nn.Module:
+def load_soup(recipe: SoupRecipe, *, cache=None, device=None, progress=None) -> torch.nn.Module:
     """The uniform soup of a `soup_recipe`, BN statistics recomputed (`update_bn`) on target training batches."""
     from .cycles import load_member
 
     device = torch.device(device) if device is not None else default_device()
-    states = [load_member(r, cache=cache, device=device, progress=progress).state_dict() for r in recipe["soup"]]
-    base = _base_recipe(recipe["soup"][0])
+    states = [load_member(r, cache=cache, device=device, progress=progress).state_dict() for r in recipe.members]
+    base = first_of(recipe.members[0])
     model = load_state(base, uniform_soup(states)).to(device)
-    update_bn(model, bn_loader(base, recipe["bn"]["seed"]).iterate(epoch=0), device=device)
+    update_bn(model, bn_loader(base, recipe.bn_seed).iterate(epoch=0), device=device)
     return model
 
 
@@ -123,7 +116,7 @@ def consecutive_paths(member_recipes: Sequence[dict], profile: Profile | str | N
         def build(a=a, b=b):
             ma = load_member(a, cache=cache, device=device, progress=progress)
             mb = load_member(b, cache=cache, device=device, progress=progress)
-            base = _base_recipe(a)
+            base = first_of(a)
             res = linear_path(ma, ma.state_dict(), mb.state_dict(), _landscape_test(p, sizes.n_landscape),
                               bn_data=bn_loader(base), train_data=profile_transfer(p).target_train,
                               alphas=np.linspace(0, 1, sizes.n_alphas), progress=progress)
@@ -151,7 +144,7 @@ def member_plane(member_recipes: Sequence[dict], profile: Profile | str | None =
         models = [load_member(r, cache=cache, device=device, progress=progress) for r in member_recipes]
         basis = plane_basis(*[m.state_dict() for m in models], keys=parameter_keys(models[0]))
         res = plane_grid(models[0], basis, _landscape_test(p, sizes.n_landscape),
-                         bn_data=bn_loader(_base_recipe(member_recipes[0])),
+                         bn_data=bn_loader(first_of(member_recipes[0])),
                          train_data=profile_transfer(p).target_train,
                          grid=sizes.plane_grid, progress=progress)
         return {k: torch.as_tensor(v) for k, v in res.items()}, {}

@@ -35,13 +35,13 @@ from torch import nn
 from .. import checks
 from ..cache import default_cache
 from ..recipe_types import Recipe
+from .member_recipes import CYCLE_METHODS, Cycle, CycleMemberRecipe, SoupRecipe
 from ..recipes import load_state, train, training_loader
 from ..train import TrainStep, default_device, fit
 
 __all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "train_cycle_member", "load_member",
            "CYCLE_METHODS"]
 
-CYCLE_METHODS = ("sse", "starsse")
 
 
 def cycle_lr(t: float, cycle_length: float, lr_max: float) -> float:
@@ -99,10 +99,10 @@ def run_cycles(first_state: dict, make_model: Callable[[], nn.Module],
 
 # ----------------------------------------------------------------------------------------------- cached drivers
 def cycle_recipes(first_recipe: Recipe, method: str, n_members: int, *, lr_mult: float, epoch_mult: float,
-                  per: str = "iteration") -> list[dict]:
+                  per: str = "iteration") -> list:
     """Recipes of the K members of SSE or StarSSE started from `first_recipe` (a `finetune_recipe`).
 
-    Member 0 is `first_recipe` itself; member k >= 1 is ``{"cycle": {...}, "first": first_recipe}`` with the
+    Member 0 is `first_recipe` itself; member k >= 1 is a `CycleMemberRecipe` (a `Cycle` and `first_recipe`) with the
     cycle's max LR ``lr_mult * first_recipe.lr``, length ``max(1, int(epoch_mult * first_recipe.epochs))``
     epochs (the reference truncates with int), the method, the member index and its data-order seed.
     """
@@ -118,41 +118,38 @@ def cycle_recipes(first_recipe: Recipe, method: str, n_members: int, *, lr_mult:
     epochs = max(1, int(epoch_mult * first_recipe.epochs))
     recipes = [copy.deepcopy(first_recipe)]
     for k in range(1, n_members):
-        cycle = {"method": method, "index": k, "lr": lr_mult * first_recipe.lr, "epochs": epochs,
-                 "lr_mult": lr_mult, "epoch_mult": epoch_mult, "per": per,
-                 "seed": 10_000 + 100 * int(first_recipe.seed) + k}
-        recipes.append({"cycle": cycle, "first": copy.deepcopy(first_recipe)})
+        cycle = Cycle(method=method, index=k, lr=lr_mult * first_recipe.lr, epochs=epochs, lr_mult=lr_mult,
+                      epoch_mult=epoch_mult, per=per, seed=10_000 + 100 * int(first_recipe.seed) + k)
+        recipes.append(CycleMemberRecipe(cycle=cycle, first=first_recipe))
     return recipes
 
 
-def _start_recipe(recipe: dict) -> dict:
-    cycle = recipe["cycle"]
-    if cycle["method"] == "starsse" or cycle["index"] == 1:
-        return recipe["first"]
-    previous = copy.deepcopy(recipe)
-    previous["cycle"]["index"] -= 1
-    previous["cycle"]["seed"] -= 1
-    return previous
+def _start_recipe(recipe: CycleMemberRecipe):
+    cycle = recipe.cycle
+    if cycle.method == "starsse" or cycle.index == 1:
+        return recipe.first
+    return recipe.replace(cycle=cycle.replace(index=cycle.index - 1, seed=cycle.seed - 1))
 
 
-def train_cycle_member(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> tuple[dict, dict]:
+def train_cycle_member(recipe: CycleMemberRecipe, *, cache=None, device=None,
+                       progress: bool | None = None) -> tuple[dict, dict]:
     """(state, extra) of one cycle member (cached, kind "transfer_cycle"); trains its start member if needed.
 
     extra: ``{"history": ...}`` of the cycle's `fit`.
     """
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
-    cycle, first = recipe["cycle"], recipe["first"]
+    cycle, first = recipe.cycle, recipe.first
 
     def build():
         start_model = load_member(_start_recipe(recipe), cache=cache, device=device, progress=progress)
         history = {}
 
         def train_cycle(model, _k):
-            h = fit(model, training_loader(first, cycle["seed"]), epochs=cycle["epochs"], optimizer=first.optimizer,
-                    lr_schedule=cycle_schedule(cycle["lr"], cycle["per"]), weight_decay=first.weight_decay,
-                    seed=cycle["seed"], label_smoothing=first.label_smoothing, device=device, progress=progress,
-                    desc=f"{cycle['method']} cycle {cycle['index']}")
+            h = fit(model, training_loader(first, cycle.seed), epochs=cycle.epochs, optimizer=first.optimizer,
+                    lr_schedule=cycle_schedule(cycle.lr, cycle.per), weight_decay=first.weight_decay,
+                    seed=cycle.seed, label_smoothing=first.label_smoothing, device=device, progress=progress,
+                    desc=f"{cycle.method} cycle {cycle.index}")
             history.update(h.as_dict())
 
         states = run_cycles(start_model.state_dict(), lambda: load_state(first, start_model.state_dict()).to(device),
@@ -164,20 +161,20 @@ def train_cycle_member(recipe: dict, *, cache=None, device=None, progress: bool 
 
 def load_member(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> nn.Module:
     """The trained model of any member recipe of this package: a `recipes.train` recipe, a cycle member, or a
-    soup (``{"soup": [member recipes], ...}``, see `lsdl_ens.transfer.analysis.soup_recipe`)."""
+    soup (a `SoupRecipe`, see `lsdl_ens.transfer.analysis.soup_recipe`)."""
     device = torch.device(device) if device is not None else default_device()
-    if isinstance(recipe, dict) and "soup" in recipe:
+    if isinstance(recipe, SoupRecipe):
         from .analysis import load_soup
 
         return load_soup(recipe, cache=cache, device=device, progress=progress)
-    if isinstance(recipe, dict) and "cycle" in recipe:
+    if isinstance(recipe, CycleMemberRecipe):
         state, _ = train_cycle_member(recipe, cache=cache, device=device, progress=progress)
-        return load_state(recipe["first"], state).to(device)
+        return load_state(recipe.first, state).to(device)
     model, _ = train(recipe, cache=cache, device=device, progress=progress)
     return model
 
 
 def member_histories(recipes: Sequence[dict], *, cache=None) -> list[dict]:
     """The `fit` history of each cycle member (None for non-cycle members)."""
-    return [train_cycle_member(r, cache=cache)[1]["history"] if isinstance(r, dict) and "cycle" in r else None
+    return [train_cycle_member(r, cache=cache)[1]["history"] if isinstance(r, CycleMemberRecipe) else None
             for r in recipes]

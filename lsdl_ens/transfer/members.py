@@ -25,6 +25,7 @@ from ..cache import default_cache
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
 from ..recipes import finetune_recipe, profile_transfer
+from .member_recipes import CycleMemberRecipe, first_of
 from ..train import predict_probs
 
 __all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs",
@@ -62,8 +63,7 @@ def global_de_recipes(profile: Profile | str | None = None, n_members: int | Non
 
 def backbone_of(recipe) -> Recipe | None:
     """The pre-training recipe a member descends from (follows cycle members back to model 1)."""
-    while isinstance(recipe, dict) and "cycle" in recipe:
-        recipe = recipe["first"]
+    recipe = first_of(recipe)
     return recipe.init.recipe if recipe.init is not None else None
 
 
@@ -76,8 +76,8 @@ def pretrain_cost(recipes) -> dict:
         if bb and key not in backbones:
             backbones.add(key)
             pre += bb.epochs * (bb.data.n_source or 25_000)
-        if isinstance(r, dict) and "cycle" in r:
-            fine += r["cycle"]["epochs"] * r["first"].data.n_target
+        if isinstance(r, CycleMemberRecipe):
+            fine += r.cycle.epochs * r.first.data.n_target
         else:
             fine += r.epochs * r.data.n_target
     return {"pretrain_images": pre, "finetune_images": fine, "n_backbones": len(backbones)}
