@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from . import checks
 
-__all__ = ["DataSpec", "Init", "Recipe", "TypedRecipe", "DATA_NAMES", "DATA_SOURCES", "replace_fields"]
+__all__ = ["DataSpec", "Init", "Recipe", "TypedRecipe", "DATA_NAMES", "DATA_SOURCES", "replace_fields", "check_recipe"]
 
 DATA_NAMES = ("cifar10", "source", "target")
 #: kinds of CIFAR-10 copies (`lsdl_ens.data.cifar10_source_kind`)
@@ -144,8 +144,6 @@ class Recipe:
     model_kw: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        from .recipes import check_recipe  # the field checks, shared with the other families' recipes
-
         if not isinstance(self.data, DataSpec):
             raise TypeError(f"data must be a DataSpec, got {self.data!r}")
         if self.init is not None and not isinstance(self.init, Init):
@@ -189,3 +187,55 @@ class Recipe:
         if d.get("init") is not None:
             d["init"] = Init(cls.from_dict(d["init"]["recipe"]), d["init"]["head"])
         return cls(**d)
+
+
+_LR_FIX = "pass a positive learning rate such as 0.05"
+
+
+def check_recipe(recipe: dict | Recipe) -> dict | Recipe:
+    """Check the standard fields of a training recipe (those present in a dict; a `Recipe` was checked when it was
+    built), so that a bad override fails where the recipe is made, not epochs later; returns ``recipe``. Schedules
+    are checked by building them once.
+
+    Raises:
+        TypeError, ValueError: naming the field, the value and the fix.
+    """
+    if isinstance(recipe, Recipe):
+        return recipe
+    if not isinstance(recipe, dict):
+        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)) or a dict of recipe fields, got "
+                        f"{type(recipe).__name__}")
+    r = recipe
+    if "model" in r:
+        from .models import MODEL_NAMES
+
+        if r["model"] not in MODEL_NAMES:
+            raise ValueError(f"recipe field model must be one of {', '.join(MODEL_NAMES)}, got {r['model']!r}")
+    for name in ("model_kw", "schedule_kw"):
+        if name in r and not isinstance(r[name], dict):
+            raise TypeError(f"recipe field {name} must be a dict of keyword arguments, got {r[name]!r}")
+    if "num_classes" in r:
+        checks.positive_int("num_classes", r["num_classes"])
+    if "epochs" in r:
+        checks.nonneg_int("epochs", r["epochs"])
+    if "batch_size" in r:
+        checks.positive_int("batch_size", r["batch_size"], "pass a whole number such as 128")
+    if "seed" in r:
+        checks.nonneg_int("seed", r["seed"])
+    if "lr" in r:
+        checks.positive_float("lr", r["lr"], _LR_FIX)
+    if "weight_decay" in r:
+        checks.nonneg_float("weight_decay", r["weight_decay"], "pass 0 or a small value such as 5e-4")
+    if "label_smoothing" in r:
+        checks.number("label_smoothing", r["label_smoothing"], low=0.0, high=1.0, high_open=True)
+    if "optimizer" in r and r["optimizer"] not in ("sgd", "adam"):
+        raise ValueError(f"recipe field optimizer must be 'sgd' or 'adam' (recipes are JSON), got {r['optimizer']!r}")
+    if "augment" in r:
+        from .recipes import augmentation_kwargs  # the strengths live with the loaders
+
+        augmentation_kwargs(r["augment"])
+    if "schedule" in r and "epochs" in r and "lr" in r:
+        from .schedules import make_schedule
+
+        make_schedule(r["schedule"], epochs=r["epochs"], lr=r["lr"], **r.get("schedule_kw", {}))
+    return recipe

@@ -21,13 +21,12 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from . import checks
 from .cache import default_cache
 from .data import ImageSet, load_cifar10, transfer_split
 from .data.splits import balanced_subset, train_val_split
 from .models import build_model, replace_head
 from .profiles import Profile, get_profile
-from .recipe_types import DataSpec, Init, Recipe
+from .recipe_types import DataSpec, Init, Recipe, check_recipe  # noqa: F401  (check_recipe: public here too)
 from .schedules import make_schedule
 from .train import History, default_device, fit
 
@@ -175,53 +174,6 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
     recipe = standard_recipe(p, seed, num_classes=5, epochs=p.finetune_epochs, lr=p.finetune_lr,
                              data=transfer_data_spec(p, "target"), init=Init(pretrain_recipe(p, backbone_seed), head))
     return recipe.replace(**overrides) if overrides else recipe
-
-
-_LR_FIX = "pass a positive learning rate such as 0.05"
-
-
-def check_recipe(recipe: dict | Recipe) -> dict | Recipe:
-    """Check the standard fields of a training recipe (those present in a dict; a `Recipe` was checked when it was
-    built), so that a bad override fails where the recipe is made, not epochs later; returns ``recipe``. Schedules
-    are checked by building them once.
-
-    Raises:
-        TypeError, ValueError: naming the field, the value and the fix.
-    """
-    if isinstance(recipe, Recipe):
-        return recipe
-    if not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)) or a dict of recipe fields, got "
-                        f"{type(recipe).__name__}")
-    r = recipe
-    if "model" in r:
-        from .models import MODEL_NAMES
-        if r["model"] not in MODEL_NAMES:
-            raise ValueError(f"recipe field model must be one of {', '.join(MODEL_NAMES)}, got {r['model']!r}")
-    for field in ("model_kw", "schedule_kw"):
-        if field in r and not isinstance(r[field], dict):
-            raise TypeError(f"recipe field {field} must be a dict of keyword arguments, got {r[field]!r}")
-    if "num_classes" in r:
-        checks.positive_int("num_classes", r["num_classes"])
-    if "epochs" in r:
-        checks.nonneg_int("epochs", r["epochs"])
-    if "batch_size" in r:
-        checks.positive_int("batch_size", r["batch_size"], "pass a whole number such as 128")
-    if "seed" in r:
-        checks.nonneg_int("seed", r["seed"])
-    if "lr" in r:
-        checks.positive_float("lr", r["lr"], _LR_FIX)
-    if "weight_decay" in r:
-        checks.nonneg_float("weight_decay", r["weight_decay"], "pass 0 or a small value such as 5e-4")
-    if "label_smoothing" in r:
-        checks.number("label_smoothing", r["label_smoothing"], low=0.0, high=1.0, high_open=True)
-    if "optimizer" in r and r["optimizer"] not in ("sgd", "adam"):
-        raise ValueError(f"recipe field optimizer must be 'sgd' or 'adam' (recipes are JSON), got {r['optimizer']!r}")
-    if "augment" in r:
-        augmentation_kwargs(r["augment"])
-    if "schedule" in r and "epochs" in r and "lr" in r:
-        make_schedule(r["schedule"], epochs=r["epochs"], lr=r["lr"], **r.get("schedule_kw", {}))
-    return recipe
 
 
 # ----------------------------------------------------------------------------------------------- training
