@@ -32,9 +32,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from lsdl_ens.cache import default_cache  # noqa: E402
+from lsdl_ens.data import cifar10_splits  # noqa: E402
 from lsdl_ens.metrics import accuracy, nll  # noqa: E402
 from lsdl_ens.profiles import get_profile  # noqa: E402
-from lsdl_ens.recipes import cifar10_splits, standard_recipe, train  # noqa: E402
+from lsdl_ens.recipes import standard_recipe, train  # noqa: E402
 from lsdl_ens.train import predict_probs  # noqa: E402
 
 FULL_TRAIN = 45_000  # CIFAR-10 train minus the profile's validation images

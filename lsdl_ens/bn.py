@@ -16,6 +16,7 @@ from torch import nn
 
 from . import checks
 from .data import ImageSet, as_loader
+from .models import model_device
 
 __all__ = ["has_bn", "update_bn"]
 
@@ -25,12 +26,6 @@ _BatchNorm = nn.modules.batchnorm._BatchNorm
 def has_bn(model: nn.Module) -> bool:
     """True if ``model`` contains a BatchNorm layer (BatchNorm1d/2d/3d, SyncBatchNorm, lazy variants)."""
     return any(isinstance(m, _BatchNorm) for m in model.modules())
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 @torch.no_grad()
@@ -79,7 +74,7 @@ def update_bn(model: nn.Module, batches: Iterable, device=None, num_batches: int
         return
     if isinstance(batches, ImageSet):
         batches = as_loader(batches, batch_size=128)
-    device = torch.device(device) if device is not None else _device_of(model)
+    device = model_device(model, device)
     saved = [{k: v.clone() for k, v in bn.state_dict().items()} for bn in bns]
     momenta = [bn.momentum for bn in bns]
     modes = [(m, m.training) for m in model.modules()]

@@ -2,13 +2,15 @@
 
     lsdl-ens figures [--profile cpu|gpu|smoke] [--chapter NAME ...] [--book DIR] [--allow-cpu]
                                                                    re-execute chapter notebooks in place
+    lsdl-ens reproduces [--book DIR]                               rebuild the "What reproduces" page
     lsdl-ens profiles                                              print the run-profile table
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
 PNG) in the notebook, and reports the time per notebook. Training inside the notebooks goes through the checkpoint
 cache, so a second run only re-evaluates. The chapters are those of the checkout the package is installed from
 (``book/`` next to ``lsdl_ens/``) or of ``--book DIR``; executing them needs nbclient, nbformat and ipykernel
-(``pip install 'lsdl-ens[figures]'``).
+(``pip install 'lsdl-ens[figures]'``). After the chapters ran, `figures` rebuilds ``what_reproduces.md`` from the
+claims files the chapters wrote (``book/claims/NN.json``, see ``lsdl_ens.claims_page``); `reproduces` does only that.
 """
 
 from __future__ import annotations
@@ -86,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
                      help="folder holding the chapter notebooks (default: book/ of the checkout, %(default)s)")
     fig.add_argument("--allow-cpu", action="store_true",
                      help="run the gpu profile even without CUDA (otherwise an error: it takes days on a CPU)")
+    rep = sub.add_parser("reproduces", help="rebuild the 'What reproduces' page from the chapters' claims files")
+    rep.add_argument("--book", type=Path, default=BOOK, metavar="DIR",
+                     help="folder holding claims/NN.json (default: book/ of the checkout, %(default)s)")
     sub.add_parser("profiles", help="print the run-profile table")
     args = parser.parse_args(argv)
+
+    if args.command == "reproduces":
+        return reproduces(args.book.expanduser().resolve())
 
     from .profiles import ALLOW_GPU_PROFILE_ON_CPU, check_profile_device, get_profile, profile_table
 
@@ -123,6 +131,20 @@ def main(argv: list[str] | None = None) -> int:
         total += seconds
         print(f" {seconds:7.1f} s")
     print(f"total {total:.1f} s")
+    return reproduces(book)
+
+
+def reproduces(book: Path) -> int:
+    """Rebuild ``book/what_reproduces.md`` from ``book/claims/NN.json`` and say how many chapters it gathers."""
+    from .claims_page import build_reproduces_page
+
+    if not book.is_dir():
+        print(f"lsdl-ens: error: --book {book} is not a folder; pass the book/ folder of the course repository",
+              file=sys.stderr)
+        return 2
+    page = build_reproduces_page(book)
+    n = len(list((book / "claims").glob("[0-9][0-9].json")))
+    print(f"{page}: claims of {n} chapter(s)")
     return 0
 
 

@@ -125,7 +125,7 @@ class Recipe:
     """Everything that determines a trained network: architecture (`lsdl_ens.models.build_model` name and keyword
     arguments), classes, data, epochs, optimizer (``"sgd"``: SGD-Nesterov, or ``"adam"``), peak LR and schedule
     (`lsdl_ens.schedules.make_schedule` name and keyword arguments), weight decay, batch size, label smoothing,
-    augmentation (a bool or a strength of `lsdl_ens.recipes.AUGMENT_STRENGTHS`), seed, and an optional `Init`."""
+    augmentation (a bool or a strength of `lsdl_ens.data.AUGMENT_STRENGTHS`), seed, and an optional `Init`."""
 
     model: str
     num_classes: int
@@ -231,7 +231,7 @@ def check_recipe(recipe: dict | Recipe) -> dict | Recipe:
     if "optimizer" in r and r["optimizer"] not in ("sgd", "adam"):
         raise ValueError(f"recipe field optimizer must be 'sgd' or 'adam' (recipes are JSON), got {r['optimizer']!r}")
     if "augment" in r:
-        from .recipes import augmentation_kwargs  # the strengths live with the loaders
+        from .data.course_sets import augmentation_kwargs
 
         augmentation_kwargs(r["augment"])
     if "schedule" in r and "epochs" in r and "lr" in r:

@@ -16,14 +16,11 @@ backbone on the five target classes with a new head, optionally initialised by a
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 import torch.nn.functional as F
 
 from .cache import default_cache
-from .data import ImageSet, load_cifar10, transfer_split
-from .data.splits import balanced_subset, train_val_split
+from .data import ImageSet, augmentation_kwargs, training_set
 from .models import build_model, replace_head
 from .profiles import Profile, get_profile
 from .recipe_types import DataSpec, Init, Recipe, check_recipe  # noqa: F401  (check_recipe: public here too)
@@ -31,50 +28,7 @@ from .schedules import make_schedule
 from .train import History, default_device, fit
 
 
-# ----------------------------------------------------------------------------------------------- data
-@lru_cache(maxsize=8)
-def cifar10_splits(n_train: int | None, n_val: int, n_test: int | None, seed: int = 0):
-    """(train, val, test) ImageSets: val is class-balanced and held out of CIFAR-10 train; train is a
-    class-balanced subset of the rest (None: all of it); test a class-balanced subset of the test set."""
-    full_train, full_test = load_cifar10()
-    train, val = train_val_split(full_train, n_val, seed)
-    if n_train is not None:
-        train = balanced_subset(train, n_train, seed + 1)
-    test = full_test if n_test is None else balanced_subset(full_test, n_test, seed + 2)
-    return train, val, test
-
-
-@lru_cache(maxsize=8)
-def transfer_data(n_source: int | None, n_target: int, n_target_val: int, n_test: int | None, seed: int = 0):
-    """The `TransferSplit` for these sizes (see `lsdl_ens.data.transfer_split`)."""
-    full_train, full_test = load_cifar10()
-    return transfer_split(full_train, full_test, n_source=n_source, n_target=n_target, n_target_val=n_target_val,
-                          n_test=n_test, seed=seed)
-
-
-def profile_data(profile: Profile):
-    """(train, val, test) of a profile."""
-    return cifar10_splits(profile.n_train, profile.n_val, profile.n_test)
-
-
-def profile_transfer(profile: Profile):
-    """The transfer split of a profile (target validation set as large as the labelled target set)."""
-    return transfer_data(profile.n_source, profile.n_target, profile.n_target, profile.n_test)
-
-
-def check_data_source(data: DataSpec) -> DataSpec:
-    """Raise unless the CIFAR-10 copy `load_cifar10` reads is of the kind `data` names (so that a run on one kind
-    is never cached under a recipe of the other); returns `data`."""
-    from .data import cifar10_source_kind
-
-    found = cifar10_source_kind()
-    if data.source != found:
-        raise ValueError(f"the recipe's data.source is {data.source!r} but the CIFAR-10 copy found (LSDL_DATA or the "
-                         f"cache) is {found!r}; build the recipe again (standard_recipe(...) names the copy found) "
-                         f"or point LSDL_DATA at a {data.source} copy")
-    return data
-
-
+# ----------------------------------------------------------------------------------------------- data specs
 def cifar10_data(profile: Profile, **changes) -> DataSpec:
     """The `DataSpec` of the profile's 10-class split, on the CIFAR-10 copy found now."""
     from .data import cifar10_source_kind
@@ -93,17 +47,6 @@ def transfer_data_spec(profile: Profile, name: str) -> DataSpec:
                     n_target_val=profile.n_target, n_test=profile.n_test)
 
 
-def training_set(data: DataSpec) -> ImageSet:
-    """The training set a recipe's `DataSpec` names."""
-    if not isinstance(data, DataSpec):
-        raise TypeError(f"data must be a DataSpec (a recipe's .data), got {type(data).__name__}")
-    check_data_source(data)
-    if data.name == "cifar10":
-        return cifar10_splits(data.n_train, data.n_val, data.n_test, data.seed)[0]
-    split = transfer_data(data.n_source, data.n_target, data.n_target_val, data.n_test, data.seed)
-    return split.source_train if data.name == "source" else split.target_train
-
-
 def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loader_class=None, **loader_kw):
     """The loader a recipe trains on: its training set, shuffled with `seed` (default: the recipe's), in batches of
     its batch size with its augmentation, the last incomplete batch dropped (kept if it is the only one).
@@ -119,26 +62,6 @@ def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loa
     kw = {"shuffle": True, **augmentation_kwargs(recipe.augment), "drop_last": len(data) > recipe.batch_size,
           "seed": recipe.seed if seed is None else seed, "device": device, **loader_kw}
     return (loader_class or BatchLoader)(data, recipe.batch_size, **kw)
-
-
-#: Augmentation strengths a recipe's ``augment`` field may name (``True`` = "standard", ``False`` = "none"):
-#: random crop with zero padding ``crop_padding`` and horizontal flip, as `BatchLoader` keyword arguments.
-AUGMENT_STRENGTHS = {
-    "none": {"augment": False},
-    "weak": {"augment": True, "crop_padding": 2, "flip": True},
-    "standard": {"augment": True, "crop_padding": 4, "flip": True},
-    "strong": {"augment": True, "crop_padding": 8, "flip": True},
-}
-
-
-def augmentation_kwargs(augment) -> dict:
-    """`BatchLoader` keyword arguments for a recipe's ``augment`` field: a bool (crop pad 4 + flip, or nothing)
-    or a strength name of `AUGMENT_STRENGTHS`."""
-    if isinstance(augment, bool):
-        return dict(AUGMENT_STRENGTHS["standard" if augment else "none"])
-    if augment not in AUGMENT_STRENGTHS:
-        raise ValueError(f"augment must be True, False or one of {list(AUGMENT_STRENGTHS)}; got {augment!r}")
-    return dict(AUGMENT_STRENGTHS[augment])
 
 
 # ----------------------------------------------------------------------------------------------- recipes
@@ -166,7 +89,7 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
         head: "linear_probe" (head initialised by logistic regression on frozen features, as in LP-FT and the
             model-soups recipe) or "random".
         overrides: any recipe field, e.g. lr, epochs, weight_decay, label_smoothing, augment (a bool or a
-            strength of `AUGMENT_STRENGTHS`).
+            strength of `lsdl_ens.data.AUGMENT_STRENGTHS`).
     """
     p = get_profile(profile)
     if head not in ("linear_probe", "random"):

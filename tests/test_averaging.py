@@ -11,8 +11,9 @@ from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens.averaging import (random_directions, random_ray_width, sgd_swa_line, sweep_configs, wise_ft,
                                 wise_ft_sweep)
 from lsdl_ens.bn import update_bn
+from lsdl_ens.landscape import linear_path
 from lsdl_ens.profiles import get_profile
-from lsdl_ens.state import distance, flatten, parameter_keys
+from lsdl_ens.state import distance, flatten, parameter_keys, unflatten
 from lsdl_ens.train import evaluate
 
 
@@ -44,6 +45,11 @@ def test_random_ray_width_at_zero_is_the_centre_and_grows():
     ref = evaluate(manual, data)
     np.testing.assert_allclose(out["loss"][:, 0], ref["loss"], rtol=1e-5)
     assert (out["loss"][:, 2] > out["loss"][:, 0]).all()
+    keys = parameter_keys(model)  # ray 1 at distance 1 by hand: rows are rays, columns distances
+    point = copy.deepcopy(model)
+    point.load_state_dict(unflatten(flatten(state, keys).double() + random_directions(state, keys, 2)[1], state, keys))
+    update_bn(point, batches)
+    np.testing.assert_allclose(out["loss"][1, 1], evaluate(point, data)["loss"], rtol=1e-5)
     for key, value in model.state_dict().items():  # template restored
         assert torch.equal(value, state[key])
 
@@ -57,6 +63,10 @@ def test_sgd_swa_line_distances():
     np.testing.assert_allclose(line["distances"], [-0.5 * d, 0.0, d])
     assert line["sgd_distance"] == pytest.approx(d)
     assert line["loss"].shape == (3,)
+    path = linear_path(a, a.state_dict(), b.state_dict(), data, alphas=[-0.5, 0.0, 1.0],
+                       bn_data=image_batches(data, 16), progress=False)  # the line from SWA (a) to SGD (b)
+    for key in ("alphas", "loss", "error"):
+        np.testing.assert_array_equal(line[key], path[key])
 
 
 def test_wise_ft_endpoints_and_sweep():
@@ -94,7 +104,7 @@ def test_sweep_configs_grid_and_determinism():
 
 
 def test_augmentation_strengths_reach_the_loader():
-    from lsdl_ens.recipes import AUGMENT_STRENGTHS, augmentation_kwargs
+    from lsdl_ens.data import AUGMENT_STRENGTHS, augmentation_kwargs
 
     assert augmentation_kwargs(True) == AUGMENT_STRENGTHS["standard"]
     assert augmentation_kwargs(False) == {"augment": False}

@@ -1,8 +1,8 @@
 """Corruption severity measurably hurts a trained model, monotonically on average over corruption types."""
 
-from lsdl_ens.data import CORRUPTIONS, corrupt
+from lsdl_ens.data import CORRUPTIONS, corrupt, profile_data
 from lsdl_ens.data.splits import balanced_subset
-from lsdl_ens.recipes import profile_data, standard_recipe, train
+from lsdl_ens.recipes import standard_recipe, train
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.train import evaluate
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from lsdl_ens.data import corruption_ops as ops
-from lsdl_ens.data.image_filters import _pad_index
+from lsdl_ens.data.image_filters import pad_index
 from lsdl_ens.data.corruptions import CORRUPTIONS, corrupt
 
 DETERMINISTIC = {"defocus_blur", "zoom_blur", "brightness", "contrast", "pixelate", "jpeg_compression",
@@ -245,4 +245,4 @@ def test_motion_blur_kernel_is_a_one_sided_gaussian_line():
 def test_padding_modes_match_numpy(mode, numpy_mode):
     for n, pad in [(32, 3), (32, 19), (5, 4)]:
         expected = np.pad(np.arange(n), pad, mode=numpy_mode)
-        assert np.array_equal(_pad_index(n, pad, mode).numpy(), expected)
+        assert np.array_equal(pad_index(n, pad, mode).numpy(), expected)

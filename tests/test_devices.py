@@ -7,6 +7,7 @@ import contextlib
 import pytest
 import torch
 
+import lsdl_ens.data.course_sets
 import lsdl_ens.recipes
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from device_smoke import SMOKE_PATHS, TOLERANCE
@@ -85,7 +86,11 @@ def test_kfac_laplace_on_the_fake_device_equals_cpu(damping, subset):
         la.sample(model, generator=torch.Generator().manual_seed(2))
         sampled = model.head.weight.detach().cpu().clone()
         probs = la.predict(data, n_samples=2, seed=3).cpu()
-        return precision, sampled, probs
+        if subset != "last_layer":
+            return precision, sampled, probs
+        glm = [la.predict(data, predictive="glm").cpu(),
+               la.predict(data, predictive="glm", link="mc", n_samples=2, seed=3).cpu()]
+        return precision, sampled, probs, *glm
 
     expected = run(tiny_cnn(seed=0), "cpu")
     with fake_device():
@@ -147,8 +152,8 @@ def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_r
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     # a convolution on the CPU = training off the device; the child reads the parent back from the (CPU) cache
     with fake_device(forbid_host_ops={"convolution"}):
-        parent = SP._spawn_parent(recipe, (1,))
-        child = SP._spawn_child(recipe, (1,), 1, child_seed=recipe.seed)
+        parent = SP.spawn_parent(recipe, (1,))
+        child = SP.spawn_child(recipe, (1,), 1, child_seed=recipe.seed)
         standard, _ = lsdl_ens.recipes.train(recipe, progress=False)
         standard = {k: v.cpu() for k, v in standard.state_dict().items()}
         parent, child = ({k: v.cpu() for k, v in d.items()} for d in (parent, child))
@@ -173,13 +178,14 @@ def test_smoke_path_on_the_fake_device_equals_cpu(name):
 @pytest.fixture
 def synthetic_cifar(monkeypatch):
     """Synthetic 32x32 sets in place of the CIFAR-10 splits (every module that reads training data)."""
+    from lsdl_ens.averaging import swa as swa_module
     from lsdl_ens.optim import compare
     from lsdl_ens.tta import pretrain
 
     train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
     for module in (lsdl_ens.recipes, E):
         monkeypatch.setattr(module, "training_set", lambda _: train_set)
-    for module in (lsdl_ens.recipes, compare, pretrain):
+    for module in (compare, pretrain, swa_module):
         monkeypatch.setattr(module, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
     return train_set
 
@@ -239,7 +245,7 @@ def test_transfer_members_and_paths_on_the_selected_device(tmp_cache, monkeypatc
 
     split = TransferSplit(five(64, 1, SOURCE_CLASSES), five(32, 2, SOURCE_CLASSES), five(40, 3, TARGET_CLASSES),
                           five(20, 4, TARGET_CLASSES), five(30, 5, TARGET_CLASSES))
-    monkeypatch.setattr(lsdl_ens.recipes, "transfer_data", lambda *a, **k: split)
+    monkeypatch.setattr(lsdl_ens.data.course_sets, "transfer_data", lambda *a, **k: split)
     p = get_profile("smoke")
     members = local_de_recipes(p, n_members=2, batch_size=32)
     monkeypatch.setenv("LSDL_DEVICE", DEV)

@@ -51,9 +51,9 @@ def test_sizes_table_covers_every_profile():
         assert sizes.spawn_epochs[0] == 0  # k = 0: same init, different data order
 
 
-def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_reproduces_it(tmp_cache, synthetic):
+def testspawn_parent_matches_standard_training_and_child_with_parent_seed_reproduces_it(tmp_cache, synthetic):
     recipe = tiny_recipe()
-    parent = SP._spawn_parent(recipe, (0, 1))
+    parent = SP.spawn_parent(recipe, (0, 1))
     assert {name.split(".")[0] for name in parent} == {"0", "1", "2"}
     assert not any(name.startswith("0.momentum") for name in parent)  # no step taken before epoch 0
     assert any(name.startswith("1.momentum") for name in parent)
@@ -64,10 +64,10 @@ def test_spawn_parent_matches_standard_training_and_child_with_parent_seed_repro
     init = _model_part(parent, 0)
     assert not torch.equal(init["head.weight"], final["head.weight"])
     # a child restarting at epoch 1 with the parent's own data seed (weights + momentum restored) is the parent
-    same = SP._spawn_child(recipe, (0, 1), 1, child_seed=recipe.seed)
+    same = SP.spawn_child(recipe, (0, 1), 1, child_seed=recipe.seed)
     for name, value in final.items():
         torch.testing.assert_close(same[name], value, rtol=0, atol=0)
-    other = SP._spawn_child(recipe, (0, 1), 1, child_seed=7)
+    other = SP.spawn_child(recipe, (0, 1), 1, child_seed=7)
     assert not torch.equal(other["head.weight"], final["head.weight"])
 
 
@@ -76,7 +76,7 @@ def test_offset_loader_continues_the_epoch_numbering(synthetic):
 
     data = synthetic
     plain = BatchLoader(data, 64, shuffle=True, augment=True, seed=3)
-    shifted = SP._OffsetLoader(data, 64, shuffle=True, augment=True, seed=3, offset=2)
+    shifted = SP.OffsetLoader(data, 64, shuffle=True, augment=True, seed=3, offset=2)
     for (xa, ya), (xb, yb) in zip(plain.iterate(epoch=2), shifted.iterate(epoch=0)):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
 

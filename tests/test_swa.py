@@ -10,10 +10,8 @@ from torch.optim.swa_utils import update_bn as torch_update_bn
 
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens.averaging import SWACollector, swa_model
-from lsdl_ens.averaging.swa import _lr_fn
 from lsdl_ens.data import BatchLoader
-from lsdl_ens.recipes import standard_recipe
-from lsdl_ens.schedules import swa_lr
+from lsdl_ens.schedules import make_schedule, swa_lr
 from lsdl_ens.train import Callback, fit
 
 
@@ -104,11 +102,11 @@ def test_argument_checks():
 
 
 def test_runner_schedule_is_the_reference_swa_schedule():
+    """train_swa trains with make_schedule of its recipe; for an SWA recipe that is the reference schedule."""
     from lsdl_ens.train import TrainStep
 
-    recipe = standard_recipe("smoke", schedule="swa", schedule_kw={"swa_start": 9, "swa_lr": 0.01}, lr=0.05,
-                             epochs=18)
-    fn = _lr_fn(recipe)
+    recipe = {"schedule": "swa", "schedule_kw": {"swa_start": 9, "swa_lr": 0.01}, "lr": 0.05, "epochs": 18}
+    fn = make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"], **recipe["schedule_kw"])
     for epoch in range(18):
         step = TrainStep(epoch * 10, epoch, 0, 10, 18)
         assert fn(step) == pytest.approx(swa_lr(epoch, 0.05, 0.01, 9))

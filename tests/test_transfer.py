@@ -165,23 +165,23 @@ def test_run_cycles_returns_copies():
 def test_cached_cycle_members_chain_and_star(tmp_path, monkeypatch):
     """train_cycle_member with the recipe machinery on synthetic data: SSE member k starts from member k - 1 (read
     back through the cache), StarSSE members from model 1; one fit per member, each with a new optimiser."""
-    import lsdl_ens.transfer.cycles as cycles
+    import lsdl_ens.transfer.runs as runs
 
     data = blob_images(32, num_classes=5, seed=4)
     first_model = tiny_cnn(5)
     first_recipe = finetune_recipe("smoke", lr=0.05, epochs=2, batch_size=8, augment=False)
     monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda entry: data)
-    monkeypatch.setattr(cycles, "train", lambda recipe, **kw: (copy.deepcopy(first_model), None))
-    monkeypatch.setattr(cycles, "load_state", lambda recipe, state: _loaded(state))
+    monkeypatch.setattr(runs, "train", lambda recipe, **kw: (copy.deepcopy(first_model), None))
+    monkeypatch.setattr(runs, "load_state", lambda recipe, state: _loaded(state))
     starts = []
-    real_fit = cycles.fit
+    real_fit = runs.fit
 
     def spy_fit(model, loader, **kw):
         starts.append({k: v.clone() for k, v in model.state_dict().items()})
         assert isinstance(kw["optimizer"], str), "each cycle must build a new optimiser"
         return real_fit(model, loader, **kw)
 
-    monkeypatch.setattr(cycles, "fit", spy_fit)
+    monkeypatch.setattr(runs, "fit", spy_fit)
     cache = CheckpointCache(tmp_path)
     sse = T.cycle_recipes(first_recipe, "sse", 3, lr_mult=2.0, epoch_mult=0.5)
     assert sse[1].cycle.lr == pytest.approx(0.1) and sse[1].cycle.epochs == 1
@@ -326,7 +326,8 @@ def test_member_probs_and_ood_sets_use_the_given_profile_not_its_name(tmp_path):
     """An overridden profile's sizes reach the evaluation data (they used to be looked up again by profile name,
     so results of other sizes were cached under the overridden key)."""
     from lsdl_ens.cache import CheckpointCache
-    from lsdl_ens.recipes import build_from_recipe, profile_transfer
+    from lsdl_ens.data import profile_transfer
+    from lsdl_ens.recipes import build_from_recipe
     from lsdl_ens.train import History
 
     p = get_profile("smoke", n_target=100, n_test=200, transfer={"n_ood": 10_000})

@@ -6,7 +6,7 @@ backbone_seed)``) with a linear-probe head on the target classes, and is fine-tu
 Each run is cached (``recipes.train``), so a sweep trains only what is missing.
 
 Sweep per profile (its ``sweep`` section): a grid over ``lrs`` x ``n_seeds`` seeds; for each run, weight decay,
-augmentation strength (none, weak, standard, strong: crop padding 0/2/4/8 with flips, ``recipes.AUGMENT_STRENGTHS``)
+augmentation strength (none, weak, standard, strong: crop padding 0/2/4/8 with flips, ``data.AUGMENT_STRENGTHS``)
 and label smoothing are drawn from ``WEIGHT_DECAYS``, ``AUGMENTS``, ``LABEL_SMOOTHINGS`` by a
 generator seeded with ``sweep_seed`` (the model-soups paper's random search, on a small grid).
 

@@ -25,10 +25,11 @@ from torch import nn
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
+from ..data import cifar10_splits
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
 from ..recipes import build_from_recipe, standard_recipe, training_loader
-from ..schedules import cosine_lr, swa_lr
+from ..schedules import make_schedule
 from ..train import Callback, TrainStep, default_device, evaluate, fit
 
 __all__ = ["SWACollector", "swa_recipe", "train_swa", "swa_model"]
@@ -121,13 +122,6 @@ def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: f
     return recipe.replace(**overrides) if overrides else recipe
 
 
-def _lr_fn(recipe):
-    kw, lr, epochs = recipe.schedule_kw, recipe.lr, recipe.epochs
-    if recipe.schedule == "swa":
-        return lambda s: swa_lr(s.epoch_float, lr, kw["swa_lr"], kw["swa_start"])
-    return lambda s: cosine_lr(s.epoch_float, epochs, lr)
-
-
 class _Tracker(Callback):
     """Per-epoch test accuracy of the iterate and of the SWA model (BN recomputed), plus snapshots."""
 
@@ -177,7 +171,8 @@ def train_swa(recipe: Recipe, *, report_epochs=(), cache=None, device=None, prog
         collector = SWACollector(recipe.schedule_kw["swa_start"], keep_iterates=True) \
             if recipe.schedule == "swa" else None
         tracker = _Tracker(collector, _test_set(recipe), bn_loader, None, report)
-        fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer, lr_schedule=_lr_fn(recipe),
+        schedule = make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr, **recipe.schedule_kw)
+        fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer, lr_schedule=schedule,
             weight_decay=recipe.weight_decay, seed=recipe.seed, label_smoothing=recipe.label_smoothing,
             callbacks=[c for c in (collector, tracker) if c is not None], device=device, progress=progress,
             desc=f"{recipe.schedule} seed {recipe.seed}")
@@ -197,7 +192,5 @@ def train_swa(recipe: Recipe, *, report_epochs=(), cache=None, device=None, prog
 
 
 def _test_set(recipe):
-    from ..recipes import cifar10_splits
-
     d = recipe.data
     return cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)[2]

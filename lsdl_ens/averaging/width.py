@@ -13,13 +13,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import checks
-from ..landscape import linear_path
-from ..landscape.points import check_bn_data, evaluate_point, model_device, preserved, replayable
-from ..state import distance, flatten, parameter_keys, unflatten
-from ..train import progress_enabled
+from ..evaluation import check_bn_data, evaluate_states
+from ..state import check_compatible, distance, flatten, interpolate, parameter_keys, unflatten
 
 __all__ = ["random_directions", "random_ray_width", "sgd_swa_line"]
 
@@ -54,32 +51,20 @@ def random_ray_width(model: nn.Module, state: dict, eval_data, *, distances, n_d
     distances = np.asarray(distances, dtype=np.float64).reshape(-1)
     if distances.size == 0:
         raise ValueError("distances is empty")
-    recompute = check_bn_data(model, bn_data, True)
-    device = model_device(model, device)
+    check_bn_data(model, bn_data)  # before drawing directions
     keys = parameter_keys(model)
     origin = flatten(state, keys).double()
     dirs = random_directions(state, keys, n_directions, seed)
-    eval_b = replayable(eval_data, "eval_data")
-    bn_b = replayable(bn_data, "bn_data", batch_size=128) if recompute else None
-    train_b = replayable(train_data, "train_data")
-    out: dict[str, np.ndarray] = {}
-    bar = tqdm(total=n_directions * distances.size, desc="random rays", disable=not progress_enabled(progress),
-               leave=False)
-    with preserved(model):
-        for i in range(n_directions):
-            for j, r in enumerate(distances):
-                point = unflatten(origin + float(r) * dirs[i], state, keys)
-                row = evaluate_point(model, point, eval_b, bn_batches=bn_b, train_batches=train_b, device=device)
-                for k, v in row.items():
-                    out.setdefault(k, np.zeros((n_directions, distances.size)))[i, j] = v
-                bar.update(1)
-    bar.close()
-    return {"distances": distances.copy(), **out}
+    points = (unflatten(origin + float(r) * dirs[i], state, keys) for i in range(n_directions) for r in distances)
+    results = evaluate_states(model, points, eval_data, bn_data=bn_data, train_data=train_data, device=device,
+                              progress=progress, desc="random rays", total=n_directions * distances.size)
+    return {"distances": distances.copy(), **{k: v.reshape(n_directions, distances.size) for k, v in results.items()}}
 
 
 def sgd_swa_line(model: nn.Module, swa_state: dict, sgd_state: dict, eval_data, *, ts=None, bn_data=None,
                  train_data=None, device=None, progress: bool | None = None) -> dict:
-    """Loss and error on w(t) = t w_SGD + (1 - t) w_SWA (``lsdl_ens.landscape.linear_path`` from SWA to SGD).
+    """Loss and error on w(t) = t w_SGD + (1 - t) w_SWA, BN recomputed at every t (as
+    ``lsdl_ens.landscape.linear_path`` from SWA to SGD).
 
     Args:
         ts: the t values (default ``linspace(-0.5, 1.5, 21)``: beyond both ends).
@@ -89,7 +74,12 @@ def sgd_swa_line(model: nn.Module, swa_state: dict, sgd_state: dict, eval_data, 
         parameters and ``"sgd_distance"`` = ||w_SGD - w_SWA||.
     """
     ts = np.linspace(-0.5, 1.5, 21) if ts is None else np.asarray(ts, dtype=np.float64)
-    path = linear_path(model, swa_state, sgd_state, eval_data, bn_data=bn_data, alphas=ts, train_data=train_data,
-                       device=device, progress=progress)
+    checks.module("model", model, "pass a template model; the states are loaded into it in turn")
+    check_compatible([swa_state, sgd_state], ["swa_state", "sgd_state"])
+    if ts.size == 0 or not np.isfinite(ts).all():
+        raise ValueError(f"ts must be a non-empty list of finite numbers, got {ts.tolist()}")
+    points = (interpolate(swa_state, sgd_state, float(t)) for t in ts)
+    results = evaluate_states(model, points, eval_data, bn_data=bn_data, train_data=train_data, device=device,
+                              progress=progress, desc="SGD-SWA line", total=ts.size)
     d = distance(swa_state, sgd_state, parameter_keys(model))
-    return {**path, "distances": path["alphas"] * d, "sgd_distance": d}
+    return {"alphas": ts.copy(), **results, "distances": ts * d, "sgd_distance": d}

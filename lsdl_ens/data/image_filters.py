@@ -32,7 +32,7 @@ def uniform(shape, low, high, generator):
     return low + (high - low) * torch.rand(shape, generator=generator)
 
 
-def _pad_index(n, pad, mode):
+def pad_index(n, pad, mode):
     """Source indices for padding a length-n axis by ``pad`` on both sides.
 
     ``edge`` repeats the border (SciPy 'nearest', ImageMagick's default), ``reflect101`` mirrors about the
@@ -56,7 +56,7 @@ def _pad_index(n, pad, mode):
 def filter_matrix(taps, n, mode):
     """The n x n matrix of a 1-D correlation with odd-length ``taps`` whose border is padded with ``mode``."""
     radius = taps.numel() // 2
-    source = _pad_index(n, radius, mode).unfold(0, taps.numel(), 1)  # [n, taps]: input read by output o, tap t
+    source = pad_index(n, radius, mode).unfold(0, taps.numel(), 1)  # [n, taps]: input read by output o, tap t
     matrix = torch.zeros(n, n, dtype=torch.float64)
     matrix.scatter_add_(1, source, taps.double().expand(n, -1))
     return matrix.float()

@@ -26,6 +26,13 @@ The fit runs in eval mode (BN uses its running statistics, dropout off). Only Li
 BatchNorm affine parameters and running statistics stay at their MAP values in every sample (so no ``update_bn``
 is needed or wanted here). ``subset="last_layer"`` models only ``model.head``.
 
+Predictives (``predict``): ``"nn"`` samples weights and averages softmax(f(x; W_s)); ``"glm"`` (last layer only)
+linearises the network in the modelled weights, giving Gaussian logits N(f*, J Sigma J^T) pushed through the softmax
+by the probit approximation or Monte Carlo (`kfac_glm`; Immer et al. 2021). For the last layer the linearisation is
+exact, so "glm" with ``link="mc"`` is the "nn" predictive drawn in logit space; ``link="probit"`` is deterministic and
+cheap, which makes prior tuning on validation NLL free of Monte Carlo noise (a few-sample average's NLL is biased
+upwards, and the more so the wider the posterior, so tuning on it drifts towards the MAP network).
+
 References:
     Ritter, Botev, Barber, "A Scalable Laplace Approximation for Neural Networks", ICLR 2018; Grosse & Martens,
     "A Kronecker-factored approximate Fisher matrix for convolution layers", ICML 2016; Daxberger et al., "Laplace
@@ -47,13 +54,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .. import checks
-from ..train import progress_enabled
-from .kfac_layers import GradCapture, input_rows, modelled_layers, penultimate_features, weight_matrix
+from . import kfac_glm
+from .kfac_layers import kronecker_factors, modelled_layers, penultimate_features, weight_matrix
 
 __all__ = ["KFACLaplace"]
 
@@ -99,78 +104,12 @@ class KFACLaplace:
 
         Reads the current weights of the model given at construction as the MAP (``self._map`` is refreshed).
         """
-        model = self._model_ref
-        layers = modelled_layers(model, self.subset)
+        layers = modelled_layers(self._model_ref, self.subset)
         self._map = {name: weight_matrix(m).clone() for name, m in layers.items()}
-        sums_a = {n: 0.0 for n in layers}
-        sums_g = {n: 0.0 for n in layers}
-        n_loc = {}
-        handles = []
-
-        def make_hook(name, module):
-            def grad_hook(grad):
-                g = grad.detach()
-                g = g.transpose(1, -1).reshape(-1, g.shape[1]) if g.dim() > 2 else g
-                sums_g[name] = sums_g[name] + (g.T @ g).double()  # float32 product per batch, float64 sum
-
-            def forward_hook(mod, inputs, output):
-                rows, n_loc[name] = input_rows(mod, inputs[0].detach())
-                sums_a[name] = sums_a[name] + (rows.T @ rows).double()
-                # an identity node sees the gradient of this output even if a later op (ReLU(inplace=True))
-                # overwrites the tensor; a tensor hook on `output` would not
-                return GradCapture.apply(output, grad_hook)
-            return forward_hook
-
-        for name, m in layers.items():
-            handles.append(m.register_forward_hook(make_hook(name, m)))
-        was_training = model.training
-        model.eval()
-        requires = {p: p.requires_grad for p in model.parameters()}
-        gen = torch.Generator().manual_seed(seed)
-        n_seen = 0
-        try:
-            for p in model.parameters():  # gradients flow to the modelled layers' outputs only
-                p.requires_grad_(False)
-            for m in layers.values():
-                for p in m.parameters():
-                    p.requires_grad_(True)
-            for batch in tqdm(batches, desc="KFAC factors", disable=not progress_enabled(progress), leave=False):
-                x, y = batch[0], batch[1]
-                x = x.to(self._device)
-                y = y.to(self._device)
-                logits = model(x)
-                n_seen += len(x)
-                self._backward(logits, y, gen)
-        finally:
-            for h in handles:
-                h.remove()
-            for p, r in requires.items():
-                p.requires_grad_(r)
-                p.grad = None
-            model.train(was_training)
-        if n_seen == 0:
-            raise ValueError("batches yielded no batch; nothing to fit")
-        self.n_fitted = n_seen
-        self._factors = {n: ((sums_a[n] / n_seen).float(), (sums_g[n] / (n_seen * n_loc[n])).float())
-                         for n in layers}
+        self._factors, self.n_fitted = kronecker_factors(self._model_ref, layers, batches, self.fisher, seed=seed,
+                                                         device=self._device, progress=progress)
         self._decompose()
         return self
-
-    def _backward(self, logits: Tensor, y: Tensor, gen: torch.Generator) -> None:
-        """Backward passes whose output gradients are per-example loss gradients (sum reduction)."""
-        if self.fisher == "empirical":
-            F.cross_entropy(logits, y, reduction="sum").backward()
-        elif self.fisher == "mc":
-            with torch.no_grad():
-                y_s = torch.multinomial(logits.float().softmax(-1).cpu(), 1, generator=gen).flatten()
-            F.cross_entropy(logits, y_s.to(logits.device), reduction="sum").backward()
-        else:  # exact: sum_c s_c s_c^T = diag(p) - p p^T with s_c = sqrt(p_c) (e_c - p)
-            with torch.no_grad():
-                p = logits.softmax(-1)
-                eye = torch.eye(p.shape[1], dtype=p.dtype, device=p.device)
-                roots = p.sqrt().unsqueeze(2) * (eye.unsqueeze(0) - p.unsqueeze(1))   # [n, c, C]: row c = s_c
-            for c in range(p.shape[1]):
-                logits.backward(roots[:, c], retain_graph=c < p.shape[1] - 1)
 
     # ------------------------------------------------------------------ posterior
     @property
@@ -268,13 +207,36 @@ class KFACLaplace:
         return next(self._model_ref.parameters()).device
 
     # ------------------------------------------------------------------ prediction
+    def logit_distribution(self, features: Tensor, scale: float = 1.0) -> tuple[Tensor, Tensor]:
+        """Linearised last-layer logits N(mean, R R^T) for penultimate ``features`` [n, in] (``model.features``):
+        (mean [n, C], R [n, C, C]), float64 (formulas in `kfac_glm`). Needs ``subset="last_layer"`` and a fit."""
+        self._check_glm()
+        head = self._model_ref.head
+        features = checks.tensor("features", features, dim=2, floating=True)
+        if features.shape[1] != head.in_features:
+            raise ValueError(f"features must have shape [n, {head.in_features}] (model.features(x)), "
+                             f"got {tuple(features.shape)}")
+        feats = kfac_glm.augmented_features(features, head.bias is not None)
+        return kfac_glm.logit_distribution(feats, self._map["head"], self._decomposed["head"], self.damping, scale)
+
+    def _check_glm(self) -> None:
+        self.factors  # noqa: B018  (raises if not fitted)
+        if self.subset != "last_layer":
+            raise ValueError("predictive='glm' needs subset='last_layer' (the all-weights GLM needs per-example "
+                             "Jacobians over every weight); build KFACLaplace(..., subset='last_layer')")
+
     @torch.no_grad()
     def predict(self, data, *, n_samples: int = 30, scale: float = 1.0, seed: int = 0, return_all: bool = False,
-                features: Tensor | None = None) -> Tensor:
-        """Monte Carlo predictive: mean over samples of softmax(f(x; W_s)), eval mode, BN at MAP.
+                features: Tensor | None = None, predictive: str = "nn", link: str | None = None) -> Tensor:
+        """Class probabilities of the posterior predictive [n, C] (``return_all``: per sample [S, n, C]), eval mode,
+        BN at MAP; the model is left holding the MAP weights. With ``subset="last_layer"`` the penultimate features
+        are computed once (or passed as ``features``) and only the head is random.
 
-        With ``subset="last_layer"`` the penultimate features are computed once (or passed as ``features``) and
-        only the head is resampled. The model is left holding the MAP weights.
+        * ``predictive="nn"`` (default): Monte Carlo over weights, the mean of softmax(f(x; W_s)); ``link`` None/"mc".
+        * ``predictive="glm"`` (``subset="last_layer"`` only): the linearised predictive N(f*, J Sigma J^T) on the
+          logits (`kfac_glm`) through the softmax by ``link="probit"`` (default; deterministic, ignores
+          ``n_samples`` and ``seed``) or ``link="mc"`` (``n_samples`` logit draws): laplace-torch's
+          ``pred_type="glm"``, ``link_approx="probit"`` / ``"mc"``.
         """
         from ..train import predict_probs
 
@@ -283,15 +245,29 @@ class KFACLaplace:
             raise ValueError("KFACLaplace is not fitted; call fit(batches) before predict")
         checks.positive_int("n_samples", n_samples, "pass the number of posterior samples, e.g. 30")
         checks.nonneg_float("scale", scale, "pass 1.0 for the posterior, smaller to shrink it")
+        checks.one_of("predictive", predictive, ("nn", "glm"))
+        checks.one_of("link", link, (None, "probit", "mc"))
+        if predictive == "nn" and link == "probit":
+            raise ValueError("link='probit' needs predictive='glm'; the weight-sampling predictive is Monte Carlo")
+        if predictive == "glm" and link != "mc" and return_all:
+            raise ValueError("return_all=True needs samples: pass link='mc' with predictive='glm'")
         gen = torch.Generator().manual_seed(seed)
+        if predictive == "glm":
+            self._check_glm()  # before the features pass
+            mean, root = self.logit_distribution(
+                features if features is not None else penultimate_features(model, data), scale)
+            if link != "mc":
+                return kfac_glm.probit_probs(mean, root)
+            probs = kfac_glm.mc_probs(mean, root, n_samples, gen)
+            return probs if return_all else probs.mean(0)
         outs = []
         if self.subset == "last_layer":
             feats = features if features is not None else penultimate_features(model, data)
             head = model.head
             for _ in range(n_samples):
                 w = (self._map["head"].double() + math.sqrt(scale) * self._noise("head", gen)).float().cpu()
-                logits = feats @ w[:, :head.in_features].T + (w[:, -1] if head.bias is not None else 0)
-                outs.append(logits.softmax(-1))
+                outs.append((feats @ w[:, :head.in_features].T + (w[:, -1] if head.bias is not None else 0)
+                             ).softmax(-1))
         else:
             try:
                 for _ in range(n_samples):

@@ -34,7 +34,8 @@ from ..data import BatchLoader, ImageSet
 from ..schedules import swa_lr
 from ..state import check_compatible, parameter_keys
 from ..train import progress_enabled
-from .points import check_bn_data, evaluate_point, model_device, preserved, replayable, stack_results
+from ..evaluation import check_bn_data, evaluate_point, preserved, replayable, stack_results
+from ..models import model_device
 
 __all__ = ["bezier_coeffs", "polychain_coeffs", "CurveModel", "curve_lr", "train_curve", "evaluate_curve"]
 

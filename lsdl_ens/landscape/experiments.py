@@ -15,10 +15,10 @@ import numpy as np
 
 from .. import checks
 from ..cache import default_cache
-from ..data import balanced_subset
+from ..data import balanced_subset, profile_transfer, training_set
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe, TypedRecipe
-from ..recipes import finetune_recipe, pretrain_recipe, profile_transfer, standard_recipe, train, training_set
+from ..recipes import finetune_recipe, pretrain_recipe, standard_recipe, train
 from ..state import parameter_keys
 from .curves import CurveModel, evaluate_curve, train_curve
 from .plane import plane_basis, plane_grid, project

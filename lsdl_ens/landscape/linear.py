@@ -14,12 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import checks
 from ..state import check_compatible, interpolate
-from ..train import progress_enabled
-from .points import check_bn_data, evaluate_point, model_device, preserved, replayable, stack_results
+from ..evaluation import evaluate_states
 
 __all__ = ["linear_path", "barrier"]
 
@@ -59,19 +57,11 @@ def linear_path(model: nn.Module, state_a: dict, state_b: dict, eval_data, *, bn
         raise ValueError("alphas is empty; pass at least one interpolation coefficient")
     if not np.isfinite(alphas).all():
         raise ValueError(f"alphas must be finite numbers, got {alphas.tolist()}")
-    recompute = check_bn_data(model, bn_data, recompute_bn)
-    device = model_device(model, device)
-    eval_batches = replayable(eval_data, "eval_data")
-    bn_batches = replayable(bn_data, "bn_data", batch_size=128) if recompute else None
-    train_batches = replayable(train_data, "train_data")
-    check_compatible([state_a, state_b], ["state_a", "state_b"])  # fail before any work
-    rows = []
-    with preserved(model):
-        for alpha in tqdm(alphas, desc="linear path", disable=not progress_enabled(progress), leave=False):
-            state = interpolate(state_a, state_b, float(alpha))
-            rows.append(evaluate_point(model, state, eval_batches, bn_batches=bn_batches,
-                                       train_batches=train_batches, device=device))
-    return {"alphas": alphas.copy(), **stack_results(rows)}
+    points = (interpolate(state_a, state_b, float(alpha)) for alpha in alphas)
+    results = evaluate_states(model, points, eval_data, bn_data=bn_data, train_data=train_data,
+                              recompute_bn=recompute_bn, device=device, progress=progress, desc="linear path",
+                              total=alphas.size)
+    return {"alphas": alphas.copy(), **results}
 
 
 def barrier(values, alphas, reference: str = "linear") -> float:

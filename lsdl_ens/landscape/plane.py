@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 from .. import checks
 from ..state import check_compatible, flatten, float_keys, unflatten
 from ..train import progress_enabled
-from .points import check_bn_data, evaluate_point, model_device, preserved, replayable
+from ..evaluation import check_bn_data, evaluate_point, preserved, replayable
+from ..models import model_device
 
 __all__ = ["PlaneBasis", "plane_basis", "project", "plane_point", "plane_grid"]
 

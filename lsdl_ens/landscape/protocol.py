@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from ..cache import default_cache
-from ..data import BatchLoader, ImageSet, balanced_subset
+from ..data import BatchLoader, ImageSet, balanced_subset, profile_data, profile_transfer
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
-from ..recipes import load_state, profile_data, profile_transfer, train
+from ..recipes import load_state, train
 from ..train import default_device
 from .linear import linear_path
 

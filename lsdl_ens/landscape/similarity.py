@@ -17,7 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from .. import checks
-from .points import model_device, replayable
+from ..evaluation import replayable
+from ..models import model_device
 
 __all__ = ["linear_cka", "feature_l2", "stage_similarity"]
 

@@ -26,10 +26,10 @@ from ..train import Callback, default_device, fit, make_optimizer
 from .linear import barrier
 from .protocol import pair_path
 
-__all__ = ["spawn_experiment"]
+__all__ = ["spawn_experiment", "spawn_parent", "spawn_child", "OffsetLoader"]
 
 
-class _OffsetLoader(BatchLoader):
+class OffsetLoader(BatchLoader):
     """A BatchLoader whose epoch e is the parent's epoch e + offset (a child continues the epoch numbering)."""
 
     def __init__(self, *args, offset: int = 0, **kw):
@@ -40,8 +40,8 @@ class _OffsetLoader(BatchLoader):
         return super().iterate(epoch=epoch + self.offset, seed=seed)
 
 
-def _loader(recipe, seed: int, offset: int) -> _OffsetLoader:
-    return training_loader(recipe, seed, loader_class=_OffsetLoader, offset=offset)
+def _loader(recipe: Recipe, seed: int, offset: int) -> OffsetLoader:
+    return training_loader(recipe, seed, loader_class=OffsetLoader, offset=offset)
 
 
 def _schedule(recipe: Recipe, offset: int):
@@ -85,8 +85,9 @@ def _parent_checkpoint(flat: dict, k: int, model: nn.Module, optimizer: torch.op
             optimizer.state[q]["momentum_buffer"] = flat[key].to(q.device, copy=True)
 
 
-def _spawn_parent(recipe: Recipe, spawn_epochs) -> dict:
-    """Train the standard recipe once, keeping model + momentum at each spawn epoch and at the end (cached)."""
+def spawn_parent(recipe: Recipe, spawn_epochs) -> dict:
+    """Train the standard recipe once, keeping model + momentum at each spawn epoch and at the end (cached, kind
+    "spawn_parent"): a flat dict with entries ``"{k}.model.{name}"`` and ``"{k}.momentum.{i}"`` per epoch k."""
     key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe.epochs})}
 
     def build():
@@ -102,13 +103,13 @@ def _spawn_parent(recipe: Recipe, spawn_epochs) -> dict:
     return default_cache().get_or_create("spawn_parent", key, build)[0]
 
 
-def _spawn_child(recipe: Recipe, spawn_epochs, k: int, child_seed: int) -> dict:
+def spawn_child(recipe: Recipe, spawn_epochs, k: int, child_seed: int) -> dict:
     """The state of a child continuing the parent from epoch k with data-order seed `child_seed` (cached)."""
     key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe.epochs}), "k": k,
            "child_seed": child_seed}
 
     def build():
-        parent = _spawn_parent(recipe, spawn_epochs)
+        parent = spawn_parent(recipe, spawn_epochs)
         device = default_device()
         model = build_from_recipe(recipe).to(device)
         optimizer = make_optimizer("sgd", model, recipe.lr, recipe.weight_decay)
@@ -142,12 +143,12 @@ def spawn_experiment(profile=None, spawn_epochs=None, seed: int = 0, child_seed:
         raise ValueError(f"spawn_epochs must be integers in [0, {p.epochs}); got {spawn_epochs}")
     n_alphas = n_alphas or sizes.n_spawn_alphas
     recipe = standard_recipe(p, seed)
-    parent = _spawn_parent(recipe, spawn_epochs)
+    parent = spawn_parent(recipe, spawn_epochs)
     end = recipe.epochs
     state_a = {name[len(f"{end}.model."):]: v for name, v in parent.items() if name.startswith(f"{end}.model.")}
     paths = {}
     for k in spawn_epochs:
-        state_b = _spawn_child(recipe, spawn_epochs, k, child_seed)
+        state_b = spawn_child(recipe, spawn_epochs, k, child_seed)
         tags = ({"parent_end": True, "spawn_epochs": sorted(spawn_epochs)},
                 {"k": k, "child_seed": child_seed, "spawn_epochs": sorted(spawn_epochs)})
         paths[k] = pair_path(p, recipe, recipe, n_alphas, states=(state_a, state_b), tags=tags)

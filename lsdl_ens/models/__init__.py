@@ -10,7 +10,7 @@ named configurations::
     replace_head(model, 100, seed=1)        # transfer: new Linear head, body kept
 """
 
-from .base import ContractModel, count_parameters, init_weights, replace_head
+from .base import ContractModel, count_parameters, init_weights, model_device, replace_head
 from .mlp import MLP
 from .registry import MODEL_NAMES, MODEL_TABLE, build_model
 from .resnet import ResNet
@@ -18,6 +18,6 @@ from .vgg import VGG
 from .wide_resnet import WideResNet
 
 __all__ = [
-    "MODEL_NAMES", "MODEL_TABLE", "build_model", "count_parameters", "replace_head", "init_weights",
+    "MODEL_NAMES", "MODEL_TABLE", "build_model", "count_parameters", "replace_head", "init_weights", "model_device",
     "ContractModel", "ResNet", "VGG", "WideResNet", "MLP",
 ]

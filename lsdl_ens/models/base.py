@@ -23,7 +23,17 @@ from torch import nn
 
 from .. import checks
 
-__all__ = ["ContractModel", "init_weights", "replace_head", "count_parameters"]
+__all__ = ["ContractModel", "init_weights", "replace_head", "count_parameters", "model_device"]
+
+
+def model_device(model: nn.Module, device=None) -> torch.device:
+    """``device`` if given, else the device of the model's first parameter or buffer (CPU for a model without
+    tensors): where inputs must go before ``model(x)``."""
+    if device is not None:
+        return torch.device(device)
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def init_weights(module: nn.Module) -> None:

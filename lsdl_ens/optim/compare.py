@@ -29,12 +29,12 @@ import torch
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader
+from ..data import BatchLoader, check_data_source, cifar10_splits
 from ..data.splits import balanced_subset
 from ..models import build_model
 from ..profiles import Profile, get_profile
 from ..recipe_types import DataSpec, TypedRecipe
-from ..recipes import check_data_source, check_recipe, cifar10_data, cifar10_splits
+from ..recipes import check_recipe, cifar10_data
 from ..schedules import make_schedule
 from ..state import average
 from ..train import Callback, default_device, evaluate, fit

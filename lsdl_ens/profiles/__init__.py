@@ -17,8 +17,8 @@ with an error instead of running the GPU workload on the CPU for days; ``LSDL_AL
 ``--allow-cpu``) overrides. `announce()` prints the profile and the device at the start of a chapter.
 """
 
-from .base import (ALLOW_GPU_PROFILE_ON_CPU, Profile, announce, check_profile_device, default_profile_name,
-                   get_profile, profile_table, section_names)
+from .base import ALLOW_GPU_PROFILE_ON_CPU, Profile, check_profile_device, default_profile_name, section_names
+from .lookup import announce, get_profile, profile_table
 from .sections import SECTIONS
 from .table import BENCHMARK_CORRUPTIONS, PROFILES, REFERENCE_TEMPERATURE
 

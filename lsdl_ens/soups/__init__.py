@@ -10,7 +10,8 @@ Soups only make sense for ingredients that share their starting point (one pre-t
 linear-probe head): independently trained networks sit in different basins and their soup collapses.
 """
 
-from .basic import greedy_ensemble, greedy_soup, state_evaluator, uniform_soup
+from ..evaluation import state_evaluator
+from .basic import greedy_ensemble, greedy_soup, uniform_soup
 from .learned import learned_soup, learned_soup_step, mix_states, soup_logits
 
 __all__ = ["uniform_soup", "greedy_soup", "greedy_ensemble", "state_evaluator", "learned_soup", "learned_soup_step",

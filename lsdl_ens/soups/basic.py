@@ -1,4 +1,6 @@
-"""Uniform and greedy soups, the greedy ensemble, and an ``evaluate(state)`` factory for held-out selection.
+"""Uniform and greedy soups and the greedy ensemble.
+
+The held-out score of a state that ``greedy_soup`` needs comes from ``lsdl_ens.evaluation.state_evaluator``.
 
 References:
     Wortsman et al., "Model soups: averaging weights of multiple fine-tuned models improves accuracy without
@@ -8,7 +10,6 @@ References:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 
 import torch
@@ -16,13 +17,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import checks
-from ..bn import has_bn, update_bn
-from ..data import BatchLoader, ImageSet
 from ..state import StateDict, average, check_compatible
-from ..train import evaluate as evaluate_model
 from ..train import progress_enabled
 
-__all__ = ["uniform_soup", "greedy_soup", "greedy_ensemble", "state_evaluator"]
+__all__ = ["uniform_soup", "greedy_soup", "greedy_ensemble"]
 
 _ACCEPT = ("geq", "gt")
 
@@ -69,7 +67,7 @@ def greedy_soup(states: Sequence[StateDict], evaluate: Callable[[StateDict], flo
     Args:
         states: the ingredients (state dicts of one architecture, fine-tuned from one starting point).
         evaluate: ``evaluate(state) -> float``, higher is better, on held-out data (never the test set); for BN
-            nets it must recompute BN statistics, see ``state_evaluator``.
+            nets it must recompute BN statistics, see ``lsdl_ens.evaluation.state_evaluator``.
         accept: "geq" or "gt" (the tie rule above).
         order: "score" or "given".
         scores: the individual scores, if already known (saves N evaluations); default evaluate each state.
@@ -177,53 +175,3 @@ def greedy_ensemble(probs, labels: torch.Tensor, *, accept: str = "geq", order: 
             total += probs[i]
             best = score
     return chosen
-
-
-def _bn_batches(bn_data):
-    if isinstance(bn_data, ImageSet):
-        loader = BatchLoader(bn_data, 128, shuffle=False, augment=False)
-        return lambda: loader.iterate(epoch=0)
-    if isinstance(bn_data, BatchLoader):
-        return lambda: bn_data.iterate(epoch=0)
-    if iter(bn_data) is bn_data:
-        raise ValueError("bn_data is a one-shot iterator but is read once per state; pass a list of batches, an "
-                         "ImageSet or a BatchLoader")
-    return lambda: iter(bn_data)
-
-
-def state_evaluator(model: nn.Module, eval_data, *, bn_data=None, num_bn_batches: int | None = None,
-                    metric: str = "accuracy", device=None) -> Callable[[StateDict], float]:
-    """An ``evaluate(state) -> float`` for ``greedy_soup`` and ``wise_ft_sweep``: load the state into a copy of
-    ``model``, recompute BN statistics on ``bn_data`` (``lsdl_ens.bn.update_bn``; the same batches every call),
-    and return the accuracy (``metric="accuracy"``) or minus the mean cross-entropy (``"neg_loss"``) on
-    ``eval_data``.
-
-    Args:
-        model: a template of the architecture (not modified).
-        eval_data: held-out ``ImageSet`` or unshuffled loader.
-        bn_data: training ``ImageSet``, ``BatchLoader`` (replayed at epoch 0) or list of batches; required when
-            the model has BN.
-        num_bn_batches: use only this many BN batches (default all).
-    """
-    if metric not in ("accuracy", "neg_loss"):
-        raise ValueError(f"metric must be 'accuracy' or 'neg_loss'; got {metric!r}")
-    checks.module("model", model, "pass a template model of the architecture; states are loaded into a copy")
-    if num_bn_batches is not None:
-        checks.positive_int("num_bn_batches", num_bn_batches, "pass None (all batches) or a count >= 1")
-    template = copy.deepcopy(model)
-    if device is not None:
-        template.to(device)
-    needs_bn = has_bn(template)
-    if needs_bn and bn_data is None:
-        raise ValueError("the model has BatchNorm: pass bn_data (training batches) so BN statistics of each "
-                         "averaged state can be recomputed")
-    batches = _bn_batches(bn_data) if needs_bn else None
-
-    def evaluate(state: StateDict) -> float:
-        template.load_state_dict(state)
-        if batches is not None:
-            update_bn(template, batches(), num_batches=num_bn_batches)
-        result = evaluate_model(template, eval_data)
-        return result["accuracy"] if metric == "accuracy" else -result["loss"]
-
-    return evaluate

@@ -1,6 +1,6 @@
-"""Analysis of transfer ensembles: accuracy vs size, diversity, soups, paths between consecutive members, planes.
+"""Analysis of transfer ensembles: accuracy vs size, diversity, paths between consecutive members, planes.
 
-Soups and every landscape point recompute BatchNorm statistics (`lsdl_ens.bn.update_bn`) on augmented batches of
+Every landscape point recomputes BatchNorm statistics (`lsdl_ens.bn.update_bn`) on augmented batches of
 the target training set, as the reference's ``utils/batch_norm.py`` does before evaluating averaged weights.
 Expensive results (paths, planes) are cached through `lsdl_ens.cache.default_cache().get_or_create` under their
 full recipe.
@@ -19,21 +19,15 @@ import numpy as np
 import torch
 
 from .. import checks
-from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader
+from ..data import balanced_subset, profile_transfer
 from ..landscape import barrier, linear_path, plane_basis, plane_grid
 from ..metrics import accuracy, diversity, ensemble_probs, nll
 from ..profiles import Profile, get_profile
-from ..recipe_types import Recipe
-from ..recipes import load_state, profile_transfer, training_loader
-from .member_recipes import SoupRecipe, first_of
-from ..soups import uniform_soup
 from ..state import parameter_keys
-from ..train import default_device
+from .runs import base_recipe, bn_loader, load_member
 
-__all__ = ["ensemble_curve", "member_diversity", "barrier_of", "soup_recipe", "load_soup", "consecutive_paths",
-           "member_plane", "bn_loader"]
+__all__ = ["ensemble_curve", "member_diversity", "barrier_of", "consecutive_paths", "member_plane"]
 
 
 def ensemble_curve(probs: torch.Tensor, labels: torch.Tensor, metric: str = "accuracy") -> list[float]:
@@ -64,35 +58,9 @@ def barrier_of(path: dict, key: str = "error") -> float:
     return barrier(path[key], path["alphas"], reference="linear")
 
 
-# ----------------------------------------------------------------------------------------------- soups
-def soup_recipe(member_recipes: Sequence) -> SoupRecipe:
-    """Recipe of the uniform soup of `member_recipes` with BN recomputed on the target training set."""
-    return SoupRecipe(tuple(member_recipes))
-
-
-def bn_loader(base_recipe: Recipe, seed: int = 0) -> BatchLoader:
-    """Augmented (crop with padding 4 and flip, whatever the recipe's augmentation), shuffled batches of the
-    recipe's training set for `update_bn`, the last incomplete batch kept."""
-    return training_loader(base_recipe, seed, augment=True, crop_padding=4, flip=True, drop_last=False)
-
-
-def load_soup(recipe: SoupRecipe, *, cache=None, device=None, progress=None) -> torch.nn.Module:
-    """The uniform soup of a `soup_recipe`, BN statistics recomputed (`update_bn`) on target training batches."""
-    from .cycles import load_member
-
-    device = torch.device(device) if device is not None else default_device()
-    states = [load_member(r, cache=cache, device=device, progress=progress).state_dict() for r in recipe.members]
-    base = first_of(recipe.members[0])
-    model = load_state(base, uniform_soup(states)).to(device)
-    update_bn(model, bn_loader(base, recipe.bn_seed).iterate(epoch=0), device=device)
-    return model
-
-
 # ----------------------------------------------------------------------------------------------- landscapes
 @lru_cache(maxsize=4)
 def _landscape_test(p: Profile, n: int):
-    from ..data.splits import balanced_subset
-
     test = profile_transfer(p).target_test
     return test if n >= len(test) else balanced_subset(test, n, seed=5)
 
@@ -104,8 +72,6 @@ def consecutive_paths(member_recipes: Sequence[dict], profile: Profile | str | N
     BN is recomputed at every alpha (`lsdl_ens.landscape.linear_path`). Cached per pair (kind "transfer_path").
     Returns one dict per pair with numpy arrays ``alphas, loss, error, train_loss, train_error``.
     """
-    from .cycles import load_member
-
     p = get_profile(profile)
     sizes = p.transfer
     cache = cache or default_cache()
@@ -116,7 +82,7 @@ def consecutive_paths(member_recipes: Sequence[dict], profile: Profile | str | N
         def build(a=a, b=b):
             ma = load_member(a, cache=cache, device=device, progress=progress)
             mb = load_member(b, cache=cache, device=device, progress=progress)
-            base = first_of(a)
+            base = base_recipe(a)
             res = linear_path(ma, ma.state_dict(), mb.state_dict(), _landscape_test(p, sizes.n_landscape),
                               bn_data=bn_loader(base), train_data=profile_transfer(p).target_train,
                               alphas=np.linspace(0, 1, sizes.n_alphas), progress=progress)
@@ -131,8 +97,6 @@ def member_plane(member_recipes: Sequence[dict], profile: Profile | str | None =
                  progress=None) -> dict:
     """Train and test loss/error on the plane through three members (BN recomputed at every point; cached, kind
     "transfer_plane"). Returns `lsdl_ens.landscape.plane_grid`'s dict (numpy arrays)."""
-    from .cycles import load_member
-
     if len(member_recipes) != 3:
         raise ValueError(f"member_recipes must name exactly 3 members; got {len(member_recipes)}")
     p = get_profile(profile)
@@ -144,7 +108,7 @@ def member_plane(member_recipes: Sequence[dict], profile: Profile | str | None =
         models = [load_member(r, cache=cache, device=device, progress=progress) for r in member_recipes]
         basis = plane_basis(*[m.state_dict() for m in models], keys=parameter_keys(models[0]))
         res = plane_grid(models[0], basis, _landscape_test(p, sizes.n_landscape),
-                         bn_data=bn_loader(first_of(member_recipes[0])),
+                         bn_data=bn_loader(base_recipe(member_recipes[0])),
                          train_data=profile_transfer(p).target_train,
                          grid=sizes.plane_grid, progress=progress)
         return {k: torch.as_tensor(v) for k, v in res.items()}, {}

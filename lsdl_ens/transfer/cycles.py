@@ -27,20 +27,16 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from .. import checks
-from ..cache import default_cache
 from ..recipe_types import Recipe
-from .member_recipes import CYCLE_METHODS, Cycle, CycleMemberRecipe, SoupRecipe
-from ..recipes import load_state, train, training_loader
-from ..train import TrainStep, default_device, fit
+from ..train import TrainStep
+from .member_recipes import CYCLE_METHODS, Cycle, CycleMemberRecipe
 
-__all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "train_cycle_member", "load_member",
-           "CYCLE_METHODS"]
+__all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "CYCLE_METHODS"]
 
 
 
@@ -97,7 +93,7 @@ def run_cycles(first_state: dict, make_model: Callable[[], nn.Module],
     return states
 
 
-# ----------------------------------------------------------------------------------------------- cached drivers
+# ----------------------------------------------------------------------------------------------- recipes
 def cycle_recipes(first_recipe: Recipe, method: str, n_members: int, *, lr_mult: float, epoch_mult: float,
                   per: str = "iteration") -> list:
     """Recipes of the K members of SSE or StarSSE started from `first_recipe` (a `finetune_recipe`).
@@ -122,59 +118,3 @@ def cycle_recipes(first_recipe: Recipe, method: str, n_members: int, *, lr_mult:
                       epoch_mult=epoch_mult, per=per, seed=10_000 + 100 * int(first_recipe.seed) + k)
         recipes.append(CycleMemberRecipe(cycle=cycle, first=first_recipe))
     return recipes
-
-
-def _start_recipe(recipe: CycleMemberRecipe):
-    cycle = recipe.cycle
-    if cycle.method == "starsse" or cycle.index == 1:
-        return recipe.first
-    return recipe.replace(cycle=cycle.replace(index=cycle.index - 1, seed=cycle.seed - 1))
-
-
-def train_cycle_member(recipe: CycleMemberRecipe, *, cache=None, device=None,
-                       progress: bool | None = None) -> tuple[dict, dict]:
-    """(state, extra) of one cycle member (cached, kind "transfer_cycle"); trains its start member if needed.
-
-    extra: ``{"history": ...}`` of the cycle's `fit`.
-    """
-    cache = cache or default_cache()
-    device = torch.device(device) if device is not None else default_device()
-    cycle, first = recipe.cycle, recipe.first
-
-    def build():
-        start_model = load_member(_start_recipe(recipe), cache=cache, device=device, progress=progress)
-        history = {}
-
-        def train_cycle(model, _k):
-            h = fit(model, training_loader(first, cycle.seed), epochs=cycle.epochs, optimizer=first.optimizer,
-                    lr_schedule=cycle_schedule(cycle.lr, cycle.per), weight_decay=first.weight_decay,
-                    seed=cycle.seed, label_smoothing=first.label_smoothing, device=device, progress=progress,
-                    desc=f"{cycle.method} cycle {cycle.index}")
-            history.update(h.as_dict())
-
-        states = run_cycles(start_model.state_dict(), lambda: load_state(first, start_model.state_dict()).to(device),
-                            train_cycle, 2, star=True)
-        return states[1], {"history": history}
-
-    return cache.get_or_create("transfer_cycle", recipe, build)
-
-
-def load_member(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> nn.Module:
-    """The trained model of any member recipe of this package: a `recipes.train` recipe, a cycle member, or a
-    soup (a `SoupRecipe`, see `lsdl_ens.transfer.analysis.soup_recipe`)."""
-    device = torch.device(device) if device is not None else default_device()
-    if isinstance(recipe, SoupRecipe):
-        from .analysis import load_soup
-
-        return load_soup(recipe, cache=cache, device=device, progress=progress)
-    if isinstance(recipe, CycleMemberRecipe):
-        state, _ = train_cycle_member(recipe, cache=cache, device=device, progress=progress)
-        return load_state(recipe.first, state).to(device)
-    model, _ = train(recipe, cache=cache, device=device, progress=progress)
-    return model
-
-
-def member_histories(recipes: Sequence[dict], *, cache=None) -> list[dict]:
-    """The `fit` history of each cycle member (None for non-cycle members)."""
-    return [train_cycle_member(r, cache=cache)[1]["history"] if isinstance(r, CycleMemberRecipe) else None
-            for r in recipes]

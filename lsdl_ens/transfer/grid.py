@@ -20,9 +20,10 @@ cell's behaviour; the chapter checks their behaviour (interpolation barrier, mem
 from __future__ import annotations
 
 from ..profiles import Profile, get_profile
-from .analysis import ensemble_curve, soup_recipe
+from .analysis import ensemble_curve
 from .cycles import cycle_recipes
 from .members import labels, member_probs, stack_probs, transfer_finetune_recipe
+from .runs import soup_recipe
 
 __all__ = ["grid_settings", "method_recipes", "run_grid", "run_soup_grid", "select_settings"]
 

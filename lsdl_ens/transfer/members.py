@@ -7,7 +7,8 @@
   pre-trainings, and its members sit in different pre-train basins, so they are more diverse.
 
 Member 0 of both is the same run (`transfer_finetune_recipe(profile, backbone_seed=0, seed=0)`), which is also
-model 1 of SSE/StarSSE (`lsdl_ens.transfer.cycles`).
+model 1 of SSE/StarSSE (`lsdl_ens.transfer.cycles`). Members of every kind are trained or read back by
+`lsdl_ens.transfer.runs.load_member`.
 
 Every member is fine-tuned with `transfer_finetune_recipe`: the course's `finetune_recipe` with the chapter's
 epochs and LR (the profile's ``transfer.finetune_epochs`` / ``finetune_lr``, longer than the profile's on cpu so that
@@ -22,11 +23,13 @@ from __future__ import annotations
 import torch
 
 from ..cache import default_cache
+from ..data import profile_transfer
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
-from ..recipes import finetune_recipe, profile_transfer
+from ..recipes import finetune_recipe
 from .member_recipes import CycleMemberRecipe, first_of
 from ..train import predict_probs
+from .runs import load_member
 
 __all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "backbone_of", "member_probs",
            "pretrain_cost"]
@@ -87,8 +90,6 @@ def member_probs(recipe: dict, profile: Profile | str | None = None, *, cache=No
                  progress: bool | None = None) -> dict:
     """Softmax probabilities of one member on the target validation and test sets: ``{"val", "test"}`` (cached,
     kind "transfer_probs"; trains the member on a miss)."""
-    from .cycles import load_member
-
     p = get_profile(profile)
     cache = cache or default_cache()
     key = {"member": recipe, "eval": {"profile": p.name, "n_source": p.n_source, "n_target": p.n_target,

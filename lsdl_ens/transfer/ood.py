@@ -17,12 +17,11 @@ from functools import lru_cache
 import torch
 
 from ..cache import default_cache
-from ..data import ImageSet
-from ..data.splits import balanced_subset
+from ..data import ImageSet, balanced_subset, profile_transfer
 from ..metrics import accuracy
 from ..profiles import Profile, get_profile
-from ..recipes import profile_transfer
 from ..train import predict_probs
+from .runs import load_member
 
 __all__ = ["SEVERITIES", "ood_sets", "ood_probs", "ood_accuracy"]
 
@@ -65,8 +64,6 @@ def ood_labels(profile: Profile | str | None = None) -> torch.Tensor:
 def ood_probs(recipe: dict, profile: Profile | str | None = None, *, cache=None, device=None,
               progress=None) -> torch.Tensor:
     """Probabilities of one member (or soup) on every corrupted set: [len(SEVERITIES), len(CORRUPTIONS), n, C]."""
-    from .cycles import load_member
-
     p = get_profile(profile)
     cache = cache or default_cache()
     key = {"member": recipe, "ood": {"profile": p.name, "n": p.transfer.n_ood, "n_source": p.n_source,

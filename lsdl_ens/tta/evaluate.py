@@ -14,9 +14,8 @@ import time
 import torch
 
 from ..cache import default_cache
-from ..data import CIFAR10_CLASSES, BatchLoader
+from ..data import CIFAR10_CLASSES, BatchLoader, cifar10_splits
 from ..profiles import BENCHMARK_CORRUPTIONS, Profile, get_profile
-from ..recipes import cifar10_splits
 from .pretrain import clip_recipe, pretrained_clip
 
 __all__ = ["BENCHMARK_CORRUPTIONS", "tta_accuracy", "evaluate_tta", "make_adapter",

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 
 from .. import checks
 from ..cache import default_cache
-from ..data import CIFAR10_CLASSES, BatchLoader
+from ..data import CIFAR10_CLASSES, BatchLoader, check_data_source, cifar10_splits
 from ..profiles import Profile, get_profile
 from ..recipe_types import DataSpec, TypedRecipe
-from ..recipes import check_data_source, check_recipe, cifar10_data, cifar10_splits
+from ..recipes import check_recipe, cifar10_data
 from ..schedules import make_schedule
 from ..train import default_device, fit
 from .clip_model import SimpleTokenizer, TinyCLIP
