@@ -112,12 +112,7 @@ def average(states: Sequence[StateDict], weights: Sequence[float] | None = None)
         ValueError: empty ``states``, bad ``weights``, or states differing in a key, shape, dtype or device.
         TypeError: ``states`` is a single state dict or model instead of a list of state dicts.
     """
-    if isinstance(states, (dict, nn.Module, Tensor)) or not hasattr(states, "__iter__"):
-        raise TypeError(f"states must be a list of state dicts, got {type(states).__name__}; pass "
-                        "[state_a, state_b, ...]")
-    states = list(states)
-    if not states:
-        raise ValueError("states is empty; pass at least one state")
+    states = checks.non_empty("states", states, "pass [state_a, state_b, ...]", what="a non-empty list of state dicts")
     weights = _check_weights(weights, len(states))
     check_compatible(states)
     out = {}

@@ -142,10 +142,17 @@ def test_unknown_name_lists_the_choices(bad_name):
         corrupt(IMAGES, bad_name, 1)
 
 
-@pytest.mark.parametrize("bad_severity", [0, 6, -1, 2.0, 2.5, "3", None, True])
-def test_bad_severity(bad_severity):
-    with pytest.raises(ValueError, match="severity"):
+@pytest.mark.parametrize("bad_severity, exception", [
+    (0, ValueError), (6, ValueError), (-1, ValueError), (2.5, TypeError), ("3", TypeError), (None, TypeError),
+    (True, TypeError),
+])
+def test_bad_severity(bad_severity, exception):
+    with pytest.raises(exception, match="severity must be an integer >= 1 <= 5"):
         corrupt(IMAGES, "contrast", bad_severity)
+
+
+def test_whole_number_severity_counts_as_an_int():
+    assert torch.equal(corrupt(IMAGES, "contrast", 2.0), corrupt(IMAGES, "contrast", 2))
 
 
 @pytest.mark.parametrize("bad_images", [
@@ -162,9 +169,10 @@ def test_bad_images(bad_images):
         corrupt(bad_images, "contrast", 1)
 
 
-def test_bad_seed():
-    with pytest.raises(ValueError, match="seed"):
-        corrupt(IMAGES, "gaussian_noise", 1, seed=1.5)
+@pytest.mark.parametrize("bad_seed", [1.5, "0", None, False])
+def test_bad_seed(bad_seed):
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        corrupt(IMAGES, "gaussian_noise", 1, seed=bad_seed)
 
 
 def test_empty_batch():

@@ -72,15 +72,15 @@ def test_sampling_step_is_the_sgld_formula_with_reproducible_noise():
     assert other.sampling and other.param_groups[0]["n_data"] == 40
 
 
-@pytest.mark.parametrize("kw, message", [
-    (dict(lr=-1.0, n_data=10), "lr must be >= 0"),
-    (dict(lr=0.1, n_data=0), "n_data must be"),
-    (dict(lr=0.1, n_data=2.5), "n_data must be"),
-    (dict(lr=0.1, n_data=10, temperature=-1), "temperature must be"),
-    (dict(lr=0.1, n_data=10, weight_decay=-1), "weight_decay must be"),
+@pytest.mark.parametrize("kw, exception, message", [
+    (dict(lr=-1.0, n_data=10), ValueError, "lr must be >= 0"),
+    (dict(lr=0.1, n_data=0), ValueError, "n_data must be an integer >= 1"),
+    (dict(lr=0.1, n_data=2.5), TypeError, "n_data must be an integer >= 1"),
+    (dict(lr=0.1, n_data=10, temperature=-1), ValueError, "temperature must be"),
+    (dict(lr=0.1, n_data=10, weight_decay=-1), ValueError, "weight_decay must be"),
 ])
-def test_argument_checks(kw, message):
-    with pytest.raises(ValueError, match=message):
+def test_argument_checks(kw, exception, message):
+    with pytest.raises(exception, match=message):
         CyclicalSGLD([torch.nn.Parameter(torch.zeros(2))], **kw)
 
 

@@ -40,17 +40,18 @@ def test_dee_flips_the_comparison_for_higher_is_better_metrics():
     assert result[2] == 4.0 and result[3] == 1.0
 
 
-@pytest.mark.parametrize("method, ensemble, message", [
-    ({}, ENSEMBLE, "method_nll must be a non-empty dict"),
-    ({1: 0.5}, {}, "ensemble_nll must be a non-empty dict"),
-    ({0: 0.5}, ENSEMBLE, "method_nll has key 0"),
-    ({1: 0.5}, {1: 1.0, -2: 0.8}, "ensemble_nll has key -2"),
-    ({1.5: 0.5}, ENSEMBLE, "method_nll has key 1.5"),
-    ({1: "low"}, ENSEMBLE, r"method_nll\[1\] = 'low' is not a number"),
-    ({1: 0.5}, {1: float("nan")}, r"ensemble_nll\[1\] = nan is not finite"),
-    ({1: 0.5}, {2: 0.8, 3: 0.7}, "ensemble_nll must contain size 1"),
-    ([0.5], ENSEMBLE, "method_nll must be a non-empty dict"),
+@pytest.mark.parametrize("method, ensemble, exception, message", [
+    ({}, ENSEMBLE, ValueError, "method_nll must be a non-empty dict"),
+    ({1: 0.5}, {}, ValueError, "ensemble_nll must be a non-empty dict"),
+    ({0: 0.5}, ENSEMBLE, ValueError, "each key of method_nll .* must be an integer >= 1, got 0"),
+    ({1: 0.5}, {1: 1.0, -2: 0.8}, ValueError, "each key of ensemble_nll .* must be an integer >= 1, got -2"),
+    ({1.5: 0.5}, ENSEMBLE, TypeError, "each key of method_nll .* must be an integer >= 1, got 1.5"),
+    ({True: 0.5}, ENSEMBLE, TypeError, "each key of method_nll .* must be an integer >= 1, got True"),
+    ({1: "low"}, ENSEMBLE, TypeError, r"method_nll\[1\] must be a finite number, got 'low'"),
+    ({1: 0.5}, {1: float("nan")}, ValueError, r"ensemble_nll\[1\] must be a finite number, got nan"),
+    ({1: 0.5}, {2: 0.8, 3: 0.7}, ValueError, "ensemble_nll must contain size 1"),
+    ([0.5], ENSEMBLE, TypeError, "method_nll must be a non-empty dict"),
 ])
-def test_dee_argument_checks(method, ensemble, message):
-    with pytest.raises(ValueError, match=message):
+def test_dee_argument_checks(method, ensemble, exception, message):
+    with pytest.raises(exception, match=message):
         dee(method, ensemble)

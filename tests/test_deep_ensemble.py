@@ -43,8 +43,10 @@ def test_member_seeds():
     assert member_recipe("smoke", 3) == standard_recipe("smoke", seed=3)
     base = standard_recipe("smoke", seed=10, epochs=1)
     assert member_recipe(base, 2) == base.replace(seed=12)
-    with pytest.raises(ValueError, match="index must be an int >= 0"):
+    with pytest.raises(ValueError, match="index must be an integer >= 0"):
         member_recipe("smoke", -1)
+    with pytest.raises(TypeError, match="index must be an integer >= 0"):
+        member_recipe("smoke", 1.5)
     with pytest.raises(TypeError, match="pass a Recipe"):
         member_recipe({"model": "vgg"}, 0)
     with pytest.raises(ValueError, match="n_members is required"):

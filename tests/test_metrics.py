@@ -206,35 +206,57 @@ def test_ensemble_probs_and_log_probs():
     assert torch.allclose(log_mean, mean.log())
 
 
-BAD_ARGUMENTS = [
-    (metrics.nll, (torch.ones(4) / 4, torch.tensor([0])), "probs must be 2-D"),
-    (metrics.nll, (torch.empty(0, 3), torch.empty(0, dtype=torch.long)), "probs is empty"),
-    (metrics.nll, (torch.randn(3, 2), torch.tensor([0, 1, 0])), "apply softmax first"),
-    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0, 1])), "labels has 2 entries"),
-    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 2])), r"labels must lie in \[0, 2\)"),
-    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0.0, 1.0, 0.0])), "labels must hold integer"),
-    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([[0, 1, 0]])), "labels must be 1-D"),
-    (metrics.accuracy, (torch.ones(3, 2, dtype=torch.long), torch.tensor([0, 1, 0])), "probs must be floating"),
-    (metrics.ece, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 0]), 0), "n_bins must be an int"),
-    (metrics.reliability_bins, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 0]), 2.5), "n_bins must be an int"),
-    (metrics.diversity, ([torch.tensor([0, 1])], torch.tensor([0, 1])), "predictions must be a list of at least 2"),
-    (metrics.diversity, ([torch.tensor([0, 1]), torch.tensor([0])], torch.tensor([0, 1])), r"predictions\[1\]"),
-    (metrics.diversity, ([torch.rand(2, 2), torch.rand(2, 2)], torch.tensor([0, 1])), r"predictions\[0\] must be 1-D"),
-    (metrics.disagreement, (torch.tensor([0, 1]), torch.tensor([0, 1, 1])), "pred_b has 3 entries"),
-    (metrics.fit_temperature, (torch.tensor([[0.0, -math.inf]]), torch.tensor([0])), "logits must be finite"),
-    (metrics.fit_temperature, (torch.zeros(2, 2), torch.tensor([0, 1]), 2.0, 1.0), "t_min and t_max"),
-    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 1), "n_splits must be an int >= 2"),
-    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 2, 0), "n_runs must be an int >= 1"),
-    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 5), "fewer than n_splits"),
-    (metrics.calibrated_nll, (torch.zeros(4), torch.tensor([0, 1, 0, 1])), "log_probs must be a non-empty 2-D"),
-    (metrics.ensemble_probs, ([],), "list_of_probs must be a non-empty list"),
-    (metrics.ensemble_probs, ([torch.full((2, 2), 0.5), torch.full((3, 2), 0.5)],), r"list_of_probs\[1\] has shape"),
-    (metrics.ensemble_probs, ([torch.full((2, 2), 0.5), torch.ones(2, 2)],), r"list_of_probs\[1\] rows must be"),
-    (metrics.ensemble_log_probs, (torch.zeros(2, 2, 2),), "list_of_log_probs must be a non-empty list"),
+BAD_ARGUMENTS = [  # (function, args, exception type, message pattern naming the argument)
+    (metrics.nll, (torch.ones(4) / 4, torch.tensor([0])), ValueError, "probs must be a 2-D tensor"),
+    (metrics.nll, (torch.empty(0, 3), torch.empty(0, dtype=torch.long)), ValueError, "probs is empty"),
+    (metrics.nll, (torch.randn(3, 2), torch.tensor([0, 1, 0])), ValueError, "apply softmax first"),
+    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0, 1])), ValueError, "labels has 2 entries"),
+    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 2])), ValueError,
+     r"labels must hold class indices >= 0 and < 2 .*, got values in \[0, 2\]"),
+    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0, -1, 0])), ValueError, "labels .* -1 .* not a class"),
+    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([0.0, 1.0, 0.0])), TypeError, "labels must be integer"),
+    (metrics.nll, (torch.full((3, 2), 0.5), torch.tensor([[0, 1, 0]])), ValueError, "labels must be a 1-D tensor"),
+    (metrics.nll, ("probs", torch.tensor([0, 1, 0])), TypeError, "probs must be a tensor"),
+    (metrics.accuracy, (torch.ones(3, 2, dtype=torch.long), torch.tensor([0, 1, 0])), TypeError,
+     "probs must be a floating-point tensor"),
+    (metrics.ece, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 0]), 0), ValueError, "n_bins must be an integer >= 1"),
+    (metrics.reliability_bins, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 0]), 2.5), TypeError,
+     "n_bins must be an integer >= 1, got 2.5"),
+    (metrics.ece, (torch.full((3, 2), 0.5), torch.tensor([0, 1, 0]), True), TypeError, "n_bins must be an integer"),
+    (metrics.diversity, ([torch.tensor([0, 1])], torch.tensor([0, 1])), ValueError,
+     "predictions must be a list of at least 2"),
+    (metrics.diversity, (torch.zeros(2, 2, dtype=torch.long), torch.tensor([0, 1])), TypeError,
+     "predictions must be a list"),
+    (metrics.diversity, ([torch.tensor([0, 1]), torch.tensor([0])], torch.tensor([0, 1])), ValueError,
+     r"predictions\[1\] has 1 entries"),
+    (metrics.diversity, ([torch.rand(2, 2), torch.rand(2, 2)], torch.tensor([0, 1])), ValueError,
+     r"predictions\[0\] must be a 1-D tensor"),
+    (metrics.disagreement, (torch.tensor([0, 1]), torch.tensor([0, 1, 1])), ValueError, "pred_b has 3 entries"),
+    (metrics.fit_temperature, (torch.tensor([[0.0, -math.inf]]), torch.tensor([0])), ValueError,
+     "logits must be finite"),
+    (metrics.fit_temperature, (torch.zeros(2, 2), torch.tensor([0, 1]), 2.0, 1.0), ValueError, "t_min and t_max"),
+    (metrics.fit_temperature, (torch.zeros(2, 2), torch.tensor([0, 1]), 0.0), ValueError, "t_min must be"),
+    (metrics.fit_temperature, (torch.zeros(2, 2), torch.tensor([0, 1]), 1e-3, 1e3, 1e-10, 2.5), TypeError,
+     "max_iters must be an integer"),
+    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 1), ValueError,
+     "n_splits must be an integer >= 2"),
+    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 2.5), TypeError,
+     "n_splits must be an integer >= 2"),
+    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 2, 0), ValueError,
+     "n_runs must be an integer >= 1"),
+    (metrics.calibrated_nll, (torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 5), ValueError, "fewer than n_splits"),
+    (metrics.calibrated_nll, (torch.zeros(4), torch.tensor([0, 1, 0, 1])), ValueError, "log_probs must be a 2-D"),
+    (metrics.ensemble_probs, ([],), ValueError, "list_of_probs must be a non-empty list"),
+    (metrics.ensemble_probs, ([torch.full((2, 2), 0.5), torch.full((3, 2), 0.5)],), ValueError,
+     r"list_of_probs\[1\] has shape"),
+    (metrics.ensemble_probs, ([torch.full((2, 2), 0.5), torch.ones(2, 2)],), ValueError,
+     r"list_of_probs\[1\] rows must be"),
+    (metrics.ensemble_log_probs, (torch.zeros(2, 2, 2),), TypeError, "list_of_log_probs must be a non-empty list"),
 ]
 
 
-@pytest.mark.parametrize("function, args, message", BAD_ARGUMENTS)
-def test_argument_checks_raise_value_error_naming_the_argument(function, args, message):
-    with pytest.raises(ValueError, match=message):
+@pytest.mark.parametrize("function, args, exception, message", BAD_ARGUMENTS)
+def test_argument_checks_raise_naming_the_argument(function, args, exception, message):
+    """Wrong kind -> TypeError, wrong value -> ValueError; either way the message names the argument."""
+    with pytest.raises(exception, match=message):
         function(*args)

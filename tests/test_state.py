@@ -95,7 +95,7 @@ def test_mismatch_errors_name_the_key_and_the_state():
 
 def test_average_argument_checks():
     a, b = _two_states()
-    with pytest.raises(ValueError, match="states is empty; pass at least one state"):
+    with pytest.raises(ValueError, match=r"states must be a non-empty list of state dicts, got \[\]"):
         S.average([])
     with pytest.raises(ValueError, match="weights must sum to 1"):
         S.average([a, b], weights=[0.5, 0.6])

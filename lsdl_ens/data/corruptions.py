@@ -55,10 +55,9 @@ Severity is monotone in the mean absolute pixel change except where the referenc
     weigh below 1e-9: the two are identical.
 """
 
-import numbers
-
 import torch
 
+from .. import checks
 from . import corruption_ops as ops
 
 __all__ = ["CORRUPTIONS", "corrupt"]
@@ -99,18 +98,6 @@ def _check_name(name):
     return _OPERATIONS[name]
 
 
-def _check_severity(severity):
-    if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) or not 1 <= severity <= 5:
-        raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
-    return int(severity)
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    return int(seed)
-
-
 def _check_images(images):
     """Return ``images`` as a CPU batch [N, 3, 32, 32] and whether it was a single image [3, 32, 32]."""
     if not isinstance(images, torch.Tensor):
@@ -138,15 +125,16 @@ def corrupt(images, name, severity, seed=0):
         uint8 tensor of the same shape and device as ``images``.
 
     Raises:
-        ValueError: unknown ``name`` (the message lists ``CORRUPTIONS``), ``severity`` outside 1..5, a
-            non-integer ``seed``, or ``images`` that is not a uint8 tensor of the expected shape.
+        TypeError: ``severity`` or ``seed`` that is not a whole number (``2.0`` counts as 2).
+        ValueError: unknown ``name`` (the message lists ``CORRUPTIONS``), ``severity`` outside 1..5, or
+            ``images`` that is not a uint8 tensor of the expected shape.
 
     Example:
         >>> noisy = corrupt(test.images[:100], "gaussian_noise", severity=5, seed=0)
     """
     operation = _check_name(name)
-    severity = _check_severity(severity)
-    generator = torch.Generator().manual_seed(_check_seed(seed))
+    severity = checks.integer("severity", severity, minimum=1, maximum=5, fix="CIFAR-10-C has severities 1..5")
+    generator = torch.Generator().manual_seed(checks.integer("seed", seed, fix="pass a whole number such as 0"))
     batch, single = _check_images(images)
     if batch.shape[0] == 0:
         return images.clone()

@@ -66,8 +66,7 @@ class CyclicalSGLD(torch.optim.Optimizer):
         weight_decay = checks.real("weight_decay", weight_decay)
         if not lr >= 0:
             raise ValueError(f"lr must be >= 0; got {lr}")
-        if isinstance(n_data, bool) or not isinstance(n_data, int) or n_data < 1:
-            raise ValueError(f"n_data must be the number of training examples (an int >= 1); got {n_data!r}")
+        n_data = checks.positive_int("n_data", n_data, "pass the number of training examples")
         if not temperature >= 0:
             raise ValueError(f"temperature must be >= 0; got {temperature}")
         if not weight_decay >= 0:

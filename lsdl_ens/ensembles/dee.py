@@ -7,25 +7,26 @@ References:
     (function ``dee``).
 """
 
-import math
+from .. import checks
 
 __all__ = ["dee"]
 
 
 def _check_curve(curve, name):
-    """Validate a {size: value} curve; return it as a sorted list of (int size, float value)."""
-    if not isinstance(curve, dict) or len(curve) == 0:
-        raise ValueError(f"{name} must be a non-empty dict mapping ensemble size (int >= 1) to a metric value")
+    """Validate a {size: value} curve; return it as a sorted list of (int size, float value).
+
+    A curve that is not a dict, a size that is not a whole number or a value that is not a number raise
+    ``TypeError``; an empty curve, a size below 1 or a NaN/inf value raise ``ValueError``.
+    """
+    what = "a non-empty dict mapping ensemble size (int >= 1) to a metric value"
+    if not isinstance(curve, dict):
+        raise TypeError(f"{name} must be {what}, got {type(curve).__name__}; e.g. {{1: 0.95, 2: 0.80, 4: 0.72}}")
+    if not curve:
+        raise ValueError(f"{name} must be {what}, got an empty dict")
     points = []
     for size, value in curve.items():
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"{name} has key {size!r}; ensemble sizes must be ints >= 1")
-        try:
-            value = float(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name}[{size}] = {value!r} is not a number") from exc
-        if not math.isfinite(value):
-            raise ValueError(f"{name}[{size}] = {value} is not finite")
+        size = checks.positive_int(f"each key of {name} (an ensemble size)", size)
+        value = checks.finite(f"{name}[{size}]", value, "pass the metric's value at that size")
         points.append((size, value))
     return sorted(points)
 

@@ -77,8 +77,7 @@ class DeepEnsemble(nn.Module):
 def member_recipe(profile_or_recipe: Profile | str | Recipe | None, index: int) -> Recipe:
     """The recipe of member `index`: the profile's standard recipe with seed `index`, or `recipe` with seed
     ``recipe.seed + index``."""
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"index must be an int >= 0 (the member number); got {index!r}")
+    index = checks.nonneg_int("index", index, "pass the member number (0, 1, ...)")
     if isinstance(profile_or_recipe, dict):
         raise TypeError("profile_or_recipe is a dict; pass a Recipe (e.g. lsdl_ens.recipes.standard_recipe(profile)) "
                         "or a profile")
@@ -111,8 +110,7 @@ def train_deep_ensemble(profile_or_recipe: Profile | str | Recipe | None = None,
             raise ValueError("n_members is required when a recipe is given")
         p = profile_or_recipe if isinstance(profile_or_recipe, Profile) else get_profile(profile_or_recipe)
         n_members = p.ensemble_size
-    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
-        raise ValueError(f"n_members must be an int >= 1; got {n_members!r}")
+    n_members = checks.positive_int("n_members", n_members, "pass the number of members, e.g. 5")
     return DeepEnsemble([train_member(profile_or_recipe, i, device=device, progress=progress)
                          for i in range(n_members)])
 

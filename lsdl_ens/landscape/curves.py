@@ -49,18 +49,13 @@ def _as_t(t) -> Tensor:
     return t
 
 
-def _check_points(n_points: int) -> None:
-    if int(n_points) != n_points or n_points < 2:
-        raise ValueError(f"n_points must be an integer >= 2 (start and end); got {n_points}")
-
-
 def bezier_coeffs(t, n_points: int) -> Tensor:
     """Bernstein weights of a Bezier curve: c_k(t) = C(n-1, k) t^k (1-t)^(n-1-k), k = 0..n-1.
 
     They are non-negative and sum to 1; with n = 3, w(t) = (1-t)^2 w_0 + 2t(1-t) w_1 + t^2 w_2, and the bend w_1
     is not on the curve. Returns a tensor [n_points] with t's dtype (default dtype for Python numbers).
     """
-    _check_points(n_points)
+    n_points = checks.integer("n_points", n_points, minimum=2, fix="a curve needs at least its start and end")
     t = _as_t(t)
     k = torch.arange(n_points, dtype=t.dtype)
     binom = torch.tensor([math.comb(n_points - 1, i) for i in range(n_points)], dtype=t.dtype)
@@ -72,7 +67,7 @@ def polychain_coeffs(t, n_points: int) -> Tensor:
 
     Piecewise linear; at t = k / (n-1) the curve passes through control point k (the bend at t = 0.5 for n = 3).
     """
-    _check_points(n_points)
+    n_points = checks.integer("n_points", n_points, minimum=2, fix="a curve needs at least its start and end")
     t = _as_t(t)
     k = torch.arange(n_points, dtype=t.dtype)
     return (1 - (t * (n_points - 1) - k).abs()).clamp(min=0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from .. import checks
@@ -26,12 +25,8 @@ _ACCEPT = ("geq", "gt")
 
 
 def _check_states(states) -> list[StateDict]:
-    if isinstance(states, (dict, nn.Module, torch.Tensor)) or not hasattr(states, "__iter__"):
-        raise TypeError(f"states must be a list of state dicts, got {type(states).__name__}; pass "
-                        "[model_1.state_dict(), model_2.state_dict(), ...]")
-    states = list(states)
-    if not states:
-        raise ValueError("states is empty; pass the state dicts of at least one fine-tuned model")
+    states = checks.non_empty("states", states, "pass [model_1.state_dict(), model_2.state_dict(), ...]",
+                              what="a non-empty list of state dicts")
     check_compatible(states)  # names the first mismatched key and the state lacking it
     return states
 

@@ -109,11 +109,8 @@ def learned_soup(model: nn.Module, states: Sequence[StateDict], data: ImageSet, 
         the uniform average and non-floating entries come from ``states[0]``: call ``update_bn`` before use.
     """
     checks.module("model", model, "pass a template model of the architecture")
-    if isinstance(states, (dict, nn.Module)):
-        raise TypeError(f"states must be a list of state dicts, got a single {type(states).__name__}")
-    states = list(states)
-    if not states:
-        raise ValueError("states is empty; pass at least one ingredient")
+    states = checks.non_empty("states", states, "pass the ingredients' state dicts",
+                              what="a non-empty list of state dicts")
     check_compatible(states)
     checks.positive_int("epochs", epochs)
     checks.positive_float("lr", lr, "pass a positive learning rate such as 0.05")
