@@ -4,6 +4,7 @@
                                                                    re-execute chapter notebooks in place
     lsdl-ens reproduces [--book DIR]                               rebuild the "What reproduces" page
     lsdl-ens profiles                                              print the run-profile table
+    lsdl-ens autograde ASSIGNMENT [--student S] [--force] [nbgrader options]   grade submissions in the sandbox
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
 PNG) in the notebook, and reports the time per notebook. Training inside the notebooks goes through the checkpoint
@@ -92,7 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--book", type=Path, default=BOOK, metavar="DIR",
                      help="folder holding claims/NN.json (default: book/ of the checkout, %(default)s)")
     sub.add_parser("profiles", help="print the run-profile table")
-    args = parser.parse_args(argv)
+    grade = sub.add_parser("autograde", help="nbgrader autograde with student code in a sandboxed process")
+    grade.add_argument("assignment")
+    grade.add_argument("--student", default=None, help="one student id (default: every submission)")
+    grade.add_argument("--force", action="store_true", help="re-grade submissions that were graded before")
+    grade.add_argument("--no-sandbox", action="store_true", help="UNSAFE, debugging only: no isolation")
+    args, nbgrader_options = parser.parse_known_args(argv)
+
+    if args.command == "autograde":  # other options (e.g. --CourseDirectory.db_url=...) go to nbgrader
+        from .grading.autograde import autograde
+
+        return autograde(args.assignment, args.student, args.no_sandbox,
+                         (["--force"] if args.force else []) + nbgrader_options)
+    if nbgrader_options:
+        parser.error(f"unrecognized arguments: {' '.join(nbgrader_options)}")
 
     if args.command == "reproduces":
         return reproduces(args.book.expanduser().resolve())

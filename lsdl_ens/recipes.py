@@ -47,10 +47,12 @@ def transfer_data_spec(profile: Profile, name: str) -> DataSpec:
                     n_target_val=profile.n_target, n_test=profile.n_test)
 
 
-def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loader_class=None, **loader_kw):
+def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loader_class=None, images=None,
+                    **loader_kw):
     """The loader a recipe trains on: its training set, shuffled with `seed` (default: the recipe's), in batches of
     its batch size with its augmentation, the last incomplete batch dropped (kept if it is the only one).
 
+    ``images`` (an `ImageSet`) replaces the recipe's training set, e.g. by a corrupted copy of it.
     ``loader_class`` (a `BatchLoader` subclass) and ``loader_kw`` (more or other `BatchLoader` arguments, e.g.
     ``drop_last=False`` for BN statistics) serve variants, e.g. a loader continuing another run's epoch numbering.
     This is the only place a recipe becomes batches."""
@@ -58,7 +60,7 @@ def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loa
 
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
-    data = training_set(recipe.data)
+    data = training_set(recipe.data) if images is None else images
     kw = {"shuffle": True, **augmentation_kwargs(recipe.augment), "drop_last": len(data) > recipe.batch_size,
           "seed": recipe.seed if seed is None else seed, "device": device, **loader_kw}
     return (loader_class or BatchLoader)(data, recipe.batch_size, **kw)

@@ -4,6 +4,8 @@ For each assignment: the committed release equals a fresh `nbgrader generate_ass
 holds no solution or hidden-test text, and autograding four submissions gives
 solution = full marks, untouched release = 0, a prepared wrong submission strictly between, and a "shortcut"
 submission (every graded function calls lsdl_ens) = 0. Prepared submissions live in tests/submissions/<aid>.py.
+`test_attacks` autogrades the attack submissions; `test_release_runs_without_nbgrader` runs each release, answered
+with the solution, in a plain kernel (as a student does in Colab).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ pytestmark = pytest.mark.course
 
 def nbgrader(*args, course: Path):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               LSDL_PROGRESS="0")
+               LSDL_PROGRESS="0",
+               PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # the kernel grades with this tree
     common = [f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
               f"--CourseDirectory.submitted_directory={course / 'submitted'}",
               f"--CourseDirectory.autograded_directory={course / 'autograded'}",
@@ -67,11 +70,32 @@ def fill(release_nb: Path, answers: dict, out: Path) -> None:
     nbformat.write(nb, out)
 
 
-def load_submissions(aid: str):
-    spec = importlib.util.spec_from_file_location(f"submissions_{aid}", ROOT / "tests" / "submissions" / f"{aid}.py")
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"submissions_{name}", ROOT / "tests" / "submissions" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def load_submissions(aid: str):
+    module = _load(aid)
     return module.WRONG, module.SHORTCUT
+
+
+def load_attacks(aid: str) -> tuple[dict, dict]:
+    """Attack submissions for `aid` (name -> answers) and the cells each leaves honest (name -> grade ids)."""
+    attacks, honest = dict(getattr(_load(aid), "ATTACKS", {})), {}
+    generic = _load("attacks")
+    if generic.ASSIGNMENT == aid:
+        attacks.update(generic.ATTACKS)
+        honest.update(generic.HONEST_IN_ATTACK)
+    return attacks, honest
+
+
+def error_texts(notebook: Path) -> list[str]:
+    nb = nbformat.read(notebook, as_version=4)
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
 def autograded_scores(db: Path, aid: str, student: str) -> tuple[float, float, dict]:
@@ -125,3 +149,60 @@ def test_round_trip(aid, tmp_path):
     assert summary["blank"] == 0, f"untouched release scored: {scores['blank'][2]}"
     assert 0 < summary["wrong"] < auto_max, f"wrong submission not strictly between: {scores['wrong'][2]}"
     assert summary["shortcut"] == 0, f"shortcut submission scored: {scores['shortcut'][2]}"
+
+    # 4. honest mistakes get feedback: expected vs got, on which input
+    errors = [t for nb in (course / "autograded" / "wrong" / aid).glob("*.ipynb") for t in error_texts(nb)]
+    assert any(("expected" in t and "got" in t and " on " in t) for t in errors), \
+        f"wrong submission of {aid} got no expected-vs-got feedback: {errors[:5]}"
+
+
+@pytest.mark.parametrize("aid", [a for a in ASSIGNMENTS if load_attacks(a)[0]])
+def test_attacks(aid, tmp_path, monkeypatch):
+    """Every attack scores at most what hard-coded visible answers would, and 0 on the functions it attacks."""
+    monkeypatch.setenv("LSDL_GRADING_CALL_SECONDS", "10")
+    attacks, honest = load_attacks(aid)
+    course = tmp_path / "course"
+    course.mkdir()
+    nbgrader("generate_assignment", aid, "--force", f"--CourseDirectory.release_directory={tmp_path / 'release'}",
+             course=course)
+    for name, answers in attacks.items():
+        for src in (ROOT / "assignments" / aid).glob("*.ipynb"):
+            fill(src, answers, course / "submitted" / name / aid / src.name)
+    nbgrader("autograde", aid, "--force", course=course)
+    from nbgrader.api import Gradebook
+
+    for name, answers in attacks.items():
+        total, _, per_cell = autograded_scores(course / "gradebook.db", aid, name)
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            visible = sum(c.max_score for c in gb.find_assignment(aid).notebooks[0].grade_cells
+                          if c.name.endswith("_visible"))
+        print(f"{aid} attack {name}: {total} (visible points {visible}) {per_cell}")
+        assert total <= visible, f"attack {name} scored {total} > {visible}: {per_cell}"
+        targets = tuple(gid[: -len("_answer")] + "_" for gid in answers if gid.endswith("_answer"))
+        for cell, score in per_cell.items():
+            if cell in honest.get(name, ()):
+                assert score > 0, f"attack {name}: honest cell {cell} lost its points (grading stopped?)"
+            elif cell.startswith(targets):
+                assert not score, f"attack {name} scored {score} on {cell}"
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_release_runs_without_nbgrader(aid, tmp_path, monkeypatch):
+    """The student release, answered with the reference solution, runs top to bottom in a plain Jupyter kernel (as in
+    Colab, without nbgrader): its setup cell finds the package and prints profile and device, and the visible
+    tests pass."""
+    from nbclient import NotebookClient
+
+    solution = nbformat.read(ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+    fill(ROOT / "assignments" / aid / f"{aid}.ipynb", answers, tmp_path / f"{aid}.ipynb")
+    nb = nbformat.read(tmp_path / f"{aid}.ipynb", as_version=4)
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("LSDL_PROGRESS", "0")
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    printed = "".join(o.get("text", "") for o in code[0].outputs)
+    assert "profile " in printed and "device " in printed, f"setup cell printed {printed!r}"
+    visible = [c for c in code if c.metadata.get("nbgrader", {}).get("grade")]
+    assert visible and all("### BEGIN HIDDEN TESTS" not in c.source for c in visible)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from _tiny import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from bad_inputs_common import (NAN, case, assert_clear_error, mlp, sd, other_sd, probs, labels, data, cnn, fitted_kfac,
-                               fit_tiny)
+                               fit_tiny, swag_with)
 
 from lsdl_ens.averaging import random_directions, swa_model, swa_recipe, wise_ft, wise_ft_sweep
 from lsdl_ens.bn import update_bn
@@ -17,6 +17,7 @@ from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations
 from lsdl_ens.ensembles.deep_ensemble import member_recipe, train_deep_ensemble
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
+from lsdl_ens.ensembles import budget_table
 from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
@@ -24,6 +25,8 @@ from lsdl_ens.optim.compare import optimizer_recipe
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe, training_loader
 from lsdl_ens.recipes import train as train_recipe
+from lsdl_ens.landscape import trajectory_plane
+from lsdl_ens.simplex import mode_connecting
 from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights, spro_recipe
 from lsdl_ens.soups import learned_soup
 from lsdl_ens.train import evaluate, predict_logits
@@ -133,6 +136,13 @@ FAMILIES = [
     case(lambda: trajectory_recipe("smoke", start_fraction=1.5), ValueError, "start_fraction", "trajectory-fraction"),
     case(lambda: swa_model(sd(), sd(), []), TypeError, "template", "swa-model-state-as-template"),
     case(lambda: SWAGCallback(mlp(), 1), TypeError, "swag", "swag-callback-model"),
+    case(lambda: SWAGCallback(swag_with(1), 1, per_epoch=0), ValueError, "per_epoch", "swag-callback-per-epoch-0"),
+    case(lambda: budget_table.budget_errors("smoke", budgets=(3,)), ValueError, "ensemble_size",
+         "budget-errors-beyond-ensemble"),
+    case(lambda: budget_table.ensemble_error(torch.rand(0, 3, 2), torch.zeros(3)), ValueError, "probs",
+         "ensemble-error-no-member"),
+    case(lambda: trajectory_plane(mlp(), [sd(), sd(1)], []), ValueError, "states", "trajectory-plane-two-states"),
+    case(lambda: mode_connecting.mode_connecting_simplex(mlp(), {}), ValueError, "state_b", "mode-simplex-state-b"),
     case(lambda: swag_recipe("smoke", bogus=1), ValueError, "swag.bogus", "swag-recipe-unknown-size"),
     case(lambda: spro_recipe("smoke", bogus=1), ValueError, "spro.bogus", "spro-recipe-unknown-size"),
     case(lambda: get_profile("cpu", swag={"epochs": -2}), ValueError, "swag.epochs", "profile-section-negative-epochs"),

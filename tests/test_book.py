@@ -26,6 +26,13 @@ def toc_chapters() -> list[str]:
             if re.fullmatch(r"book/\d\d_\w+", c["file"])]
 
 
+def test_instructor_pages_exist():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [c["file"] for part in toc["parts"] if part.get("caption") == "For instructors" for c in part["chapters"]]
+    assert "book/grading" in pages
+    assert all((ROOT / f"{page}.md").exists() for page in pages), pages
+
+
 @pytest.fixture(scope="module")
 def built_book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")

@@ -96,21 +96,26 @@ def _library_probes(key):
     field does."""
     from lsdl_ens import transfer as T
     from lsdl_ens.averaging import swa_recipe, sweep_configs
+    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe
     from lsdl_ens.ensembles.csgld import csgld_recipe
+    from lsdl_ens.ensembles.csgld_temperatures import csgld_temperature_recipes
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.ensembles.swag import swag_recipe
     from lsdl_ens.landscape import experiments as E
     from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe
     from lsdl_ens.simplex import spro_recipe
+    from lsdl_ens.simplex.mode_connecting import mode_simplex_grid, mode_simplex_recipe
     from lsdl_ens.tta import clip_recipe
 
     members = lambda p: T.local_de_recipes(p, 3)  # noqa: E731
     return {
-        "swa": {"*": lambda p: swa_recipe(p)},
+        "swa": {"*": lambda p: swa_recipe(p), "cyclic_lr": cyclic_swa_recipe},
         "cyclic": {"sse_cycles": sse_recipe, "sse_lr_factor": sse_recipe, "every_epochs": trajectory_recipe,
+                   "table_budgets": None,  # read by budget_errors after training: see LIBRARY_READS
                    "*": fge_recipe},
-        "csgld": {"*": csgld_recipe},
-        "swag": {"epochs": swag_recipe, "swa_start": swag_recipe, "swa_lr": swag_recipe, "max_rank": swag_recipe},
+        "csgld": {"*": csgld_recipe, "warm_temperature": lambda p: csgld_temperature_recipes(p)["warm"]},
+        "swag": {"epochs": swag_recipe, "swa_start": swag_recipe, "swa_lr": swag_recipe, "max_rank": swag_recipe,
+                 "collections_per_epoch": swag_recipe},
         "spro": {f: spro_recipe for f in ("n_vertices", "epochs", "n_samples", "lr", "lam")},
         "sweep": {"*": sweep_configs},
         "landscape": {
@@ -118,7 +123,8 @@ def _library_probes(key):
             "n_alphas": lambda p: key(lambda: E.segment_results(p)),
             "n_curve_points": lambda p: key(lambda: E.curve_results(E.curve_recipe(p), profile=p)),
             "plane_grid": lambda p: key(lambda: E.plane_results(p)),
-            "spawn_epochs": lambda p: key(lambda: E.spawn_experiment(p))},
+            "spawn_epochs": lambda p: key(lambda: E.spawn_experiment(p)),
+            "simplex_epochs": mode_simplex_recipe, "simplex_grid": lambda p: key(lambda: mode_simplex_grid(p))},
         "transfer": {
             "finetune_epochs": T.transfer_finetune_recipe, "finetune_lr": T.transfer_finetune_recipe,
             "lr_mults": T.grid_settings, "epoch_mults": T.grid_settings,
@@ -140,7 +146,8 @@ def _library_probes(key):
 CHAPTER_READS = {"averaging": ("03", "SIZES"), "kfac": ("05", "ks"), "swag": ("05", "ss"), "spro": ("05", "sp"),
                  "tta": ("07", "tta"), "landscape": ("02", "sizes"), "transfer": ("06", "sizes")}
 #: fields read deeper inside a cached experiment (after other cached training), checked in the library source
-LIBRARY_READS = {("landscape", "n_spawn_alphas"), ("landscape", "ri_epochs"), ("landscape", "n_similarity")}
+LIBRARY_READS = {("landscape", "n_spawn_alphas"), ("landscape", "ri_epochs"), ("landscape", "n_similarity"),
+                 ("cyclic", "table_budgets"), ("landscape", "domains"), ("landscape", "domain_severity")}
 
 
 def _changed(value):

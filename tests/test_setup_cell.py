@@ -21,6 +21,7 @@ def test_every_chapter_starts_with_the_setup_cell_of_the_configured_repository()
     source = setup_cell.setup_source()
     assert f"lsdl-ens @ git+{setup_cell.repository_url()}" in source
     chapters = setup_cell.chapter_notebooks()
+    assert chapters == sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")), "only and all chapter notebooks"
     assert len(chapters) >= 7
     for path in chapters:
         nb = nbformat.read(path, as_version=4)
@@ -67,3 +68,24 @@ def test_setup_cell_installs_from_the_repository_when_the_package_is_missing():
     assert "'-m', 'pip', 'install'" in pip_line
     assert f"lsdl-ens @ git+{setup_cell.repository_url()}" in pip_line
     assert "profile smoke" in profile_line
+
+
+def test_every_assignment_has_the_setup_cell_and_a_colab_badge_to_its_release():
+    from lsdl_ens.grading.preprocess import INSTALL_MARKER
+
+    source = setup_cell.setup_source()
+    assert source.startswith(INSTALL_MARKER)  # the grader runs this cell in the grading kernel only
+    sources = setup_cell.assignment_sources()
+    assert len(sources) >= 7
+    for path in sources:
+        aid = path.stem
+        release = ROOT / "assignments" / aid / f"{aid}.ipynb"
+        link = f"https://colab.research.google.com/github/lsdl-course/lsdl-ens/blob/main/assignments/{aid}/{aid}.ipynb"
+        assert setup_cell.colab_link(f"assignments/{aid}/{aid}.ipynb") == link  # follows _config.yml
+        for nb_path in (path, release):
+            nb = nbformat.read(nb_path, as_version=4)
+            assert nb.cells[0].source.splitlines()[0] == setup_cell.colab_badge(f"assignments/{aid}/{aid}.ipynb")
+            first = next(c for c in nb.cells if c.cell_type == "code")
+            assert first.source == source, f"{nb_path}: first code cell is not the current setup cell"
+            meta = first.metadata["nbgrader"]
+            assert meta["locked"] and not meta["grade"] and not meta["solution"], f"{nb_path}: setup cell not locked"

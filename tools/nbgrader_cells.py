@@ -30,6 +30,7 @@ def build(cells, path):
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
+    setup = 0
     for kind, gid, pts, src in cells:
         src = src.strip("\n")
         if kind == "md":
@@ -42,7 +43,11 @@ def build(cells, path):
             nb.cells.append(c)
             continue
         c = new_code_cell(src)
-        if kind == "solution":
+        if kind == "code":  # read-only: nbgrader restores it, and the grader runs it in the sandbox too
+            setup += 1
+            c.metadata["nbgrader"] = {"grade": False, "grade_id": f"setup_{setup}", "locked": True,
+                                      "schema_version": 3, "solution": False, "task": False}
+        elif kind == "solution":
             c.metadata["nbgrader"] = {"grade": False, "grade_id": gid, "locked": False, "schema_version": 3,
                                       "solution": True, "task": False}
         elif kind == "test":

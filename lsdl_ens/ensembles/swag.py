@@ -191,17 +191,29 @@ class SWAG:
 
 class SWAGCallback(Callback):
     """`lsdl_ens.train.fit` callback: ``swag.collect(model)`` at the end of every epoch e (from 0) with
-    e + 1 > ``swa_start`` (the reference's rule; ``swa_start`` in epochs), i.e. once per epoch on the SWA schedule."""
+    e + 1 > ``swa_start`` (the reference's rule; ``swa_start`` in epochs), i.e. once per epoch on the SWA schedule.
 
-    def __init__(self, swag: SWAG, swa_start: int):
+    With ``per_epoch`` = k > 1 it collects k times in each such epoch, after batches round((j + 1) n / k) - 1,
+    j = 0..k-1, of the epoch's n batches (the last one is the epoch's end). Deliberate deviation from the reference
+    (once per epoch) for short runs: a rank-K covariance needs K collected iterates."""
+
+    def __init__(self, swag: SWAG, swa_start: int, per_epoch: int = 1):
         if not isinstance(swag, SWAG):
             raise TypeError(f"swag must be a SWAG (SWAG(model)), got {type(swag).__name__}")
         if swa_start < 0:
             raise ValueError(f"swa_start must be >= 0 epochs; got {swa_start}")
-        self.swag, self.swa_start = swag, swa_start
+        checks.positive_int("per_epoch", per_epoch, "pass how many iterates to collect per epoch, e.g. 1")
+        self.swag, self.swa_start, self.per_epoch = swag, swa_start, per_epoch
+
+    def on_step_end(self, model, optimizer, step: TrainStep, loss) -> None:
+        if self.per_epoch == 1 or step.epoch + 1 <= self.swa_start:
+            return
+        n = step.iterations_per_epoch
+        if step.batch in {round((j + 1) * n / self.per_epoch) - 1 for j in range(self.per_epoch)}:
+            self.swag.collect(model)
 
     def on_epoch_end(self, model, optimizer, step: TrainStep, history) -> None:
-        if step.epoch + 1 > self.swa_start:
+        if self.per_epoch == 1 and step.epoch + 1 > self.swa_start:
             self.swag.collect(model)
 
 
@@ -246,23 +258,27 @@ def bma_predict(swag: SWAG, model: nn.Module, data, bn_data=None, *, n_samples: 
 # ------------------------------------------------------------------------------------------ cached SWAG runs
 @dataclass(frozen=True)
 class SWAGRecipe(TypedRecipe):
-    """A SWAG run: the standard-style run ``train`` (on the SWA schedule), moments collected once per epoch from
-    epoch ``swa_start`` on, deviation matrix of rank at most ``max_rank``."""
+    """A SWAG run: the standard-style run ``train`` (on the SWA schedule), moments collected
+    ``collections_per_epoch`` times per epoch from epoch ``swa_start`` on, deviation matrix of rank at most
+    ``max_rank``."""
 
     train: Recipe
     swa_start: int
     max_rank: int
+    collections_per_epoch: int = 1
 
     def __post_init__(self):
         if not isinstance(self.train, Recipe):
             raise TypeError(f"train must be a Recipe, got {type(self.train).__name__}")
         checks.positive_int("swa_start", self.swa_start)
         checks.positive_int("max_rank", self.max_rank)
+        checks.positive_int("collections_per_epoch", self.collections_per_epoch)
 
 
 def swag_recipe(profile=None, seed: int = 0, **sizes) -> SWAGRecipe:
     """The recipe of a SWAG run: the profile's standard recipe on the SWA schedule (the profile's ``swag`` section;
-    `sizes` override its fields), collecting once per epoch after ``swa_start``."""
+    `sizes` override its fields), collecting once per epoch after ``swa_start`` (``collections_per_epoch`` times
+    when that field is above 1)."""
     from ..profiles import get_profile
     from ..recipes import standard_recipe
 
@@ -270,7 +286,8 @@ def swag_recipe(profile=None, seed: int = 0, **sizes) -> SWAGRecipe:
     cfg = p.swag
     train = standard_recipe(p, seed, epochs=cfg.epochs, schedule="swa",
                             schedule_kw={"swa_lr": cfg.swa_lr, "swa_start": cfg.swa_start})
-    return SWAGRecipe(train=train, swa_start=cfg.swa_start, max_rank=cfg.max_rank)
+    return SWAGRecipe(train=train, swa_start=cfg.swa_start, max_rank=cfg.max_rank,
+                      collections_per_epoch=cfg.collections_per_epoch)
 
 
 def train_swag(recipe: SWAGRecipe, *, cache=None, device=None, progress: bool | None = None):
@@ -291,8 +308,8 @@ def train_swag(recipe: SWAGRecipe, *, cache=None, device=None, progress: bool | 
         history = fit(model, training_loader(r), epochs=r.epochs, optimizer=r.optimizer,
                       lr_schedule=make_schedule(r.schedule, epochs=r.epochs, lr=r.lr, **r.schedule_kw),
                       weight_decay=r.weight_decay, seed=r.seed, batch_size=r.batch_size,
-                      callbacks=[SWAGCallback(swag, recipe.swa_start)], device=device, progress=progress,
-                      desc=f"SWAG seed {r.seed}")
+                      callbacks=[SWAGCallback(swag, recipe.swa_start, recipe.collections_per_epoch)],
+                      device=device, progress=progress, desc=f"SWAG seed {r.seed}")
         state = {f"model.{k}": v for k, v in model.state_dict().items()}
         state.update({f"swag.{k}": v for k, v in swag.state_dict().items()})
         return state, {"history": history.as_dict()}

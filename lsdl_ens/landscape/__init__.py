@@ -9,10 +9,11 @@ from .curves import CurveModel, bezier_coeffs, curve_lr, evaluate_curve, polycha
 from .linear import barrier, linear_path
 from .plane import PlaneBasis, plane_basis, plane_grid, plane_point, project
 from .similarity import feature_l2, linear_cka, stage_similarity
+from .trajectory_plane import trajectory_plane
 
 __all__ = [
     "linear_path", "barrier",
     "bezier_coeffs", "polychain_coeffs", "CurveModel", "curve_lr", "train_curve", "evaluate_curve",
-    "PlaneBasis", "plane_basis", "project", "plane_point", "plane_grid",
+    "PlaneBasis", "plane_basis", "project", "plane_point", "plane_grid", "trajectory_plane",
     "linear_cka", "feature_l2", "stage_similarity",
 ]

@@ -69,10 +69,12 @@ class Section:
 @dataclass(frozen=True)
 class SWASizes(Section):
     """SWA (chapter 03): ``swa_start`` the 1-based epoch of the first averaged iterate (about 0.75 of one budget,
-    as the paper's 161 of 200 epochs) and ``swa_lr`` the constant LR of the averaging phase."""
+    as the paper's 161 of 200 epochs) and ``swa_lr`` the constant LR of the averaging phase; ``cyclic_lr`` the
+    alpha_1 of the cyclical-LR run (one cycle per epoch from alpha_1 down to alpha_2 = ``swa_lr``)."""
     section: ClassVar[str] = "swa"
     swa_start: int = _f("pos")
     swa_lr: float = _f("lr")
+    cyclic_lr: float = _f("lr")
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ class SweepSizes(Section):
 class CyclicSizes(Section):
     """Snapshot runs (chapter 04): SSE cycles per budget B and peak LR as a multiple of the standard LR (2x, as
     Huang et al.); FGE cycle length as a fraction of B and lr_1, lr_2 as fractions of the standard LR (Garipov et
-    al.'s VGG16: pre-training 0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the standard run every ``every_epochs``."""
+    al.'s VGG16: pre-training 0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the standard run every ``every_epochs``;
+    ``table_budgets``: the budgets of the equal-budget error table (Ind / SSE / FGE; Garipov et al. use 1, 2, 3 B;
+    each needs at most ``ensemble_size`` independent networks)."""
     section: ClassVar[str] = "cyclic"
     sse_cycles: int = _f("pos")
     sse_lr_factor: float = _f("lr")
@@ -109,30 +113,35 @@ class CyclicSizes(Section):
     fge_lr_1: float = _f("lr")
     fge_lr_2: float = _f("lr")
     every_epochs: int = _f("pos")
+    table_budgets: tuple = _f("tuple:pos")
 
 
 @dataclass(frozen=True)
 class CSGLDSizes(Section):
     """cSGLD (chapter 04): cycles per budget, alpha_0 as a multiple of the standard LR (no momentum, so about
-    1/(1 - 0.9) times larger), the exploration fraction beta, samples per cycle and the temperature."""
+    1/(1 - 0.9) times larger), the exploration fraction beta, samples per cycle, the temperature, and a second,
+    warmer temperature at which the Langevin noise matters (shown beside the first)."""
     section: ClassVar[str] = "csgld"
     cycles: int = _f("pos")
     lr_factor: float = _f("lr")
     beta: float = _f("frac")
     samples_per_cycle: int = _f("pos")
     temperature: float = _f("lr")
+    warm_temperature: float = _f("lr")
 
 
 @dataclass(frozen=True)
 class SWAGSizes(Section):
     """SWAG (chapter 05): epochs of the run on the SWA schedule (2 budgets: the chapter compares methods at 2B; the
-    paper's runs are 1.5B), ``swa_start`` / ``swa_lr`` of that schedule, rank K, BMA samples."""
+    paper's runs are 1.5B), ``swa_start`` / ``swa_lr`` of that schedule, rank K, BMA samples, and the iterates
+    collected per epoch after ``swa_start`` (the reference: 1; more when the run is too short to collect K)."""
     section: ClassVar[str] = "swag"
     epochs: int = _f("pos")
     swa_start: int = _f("pos")
     swa_lr: float = _f("lr")
     max_rank: int = _f("pos")
     n_samples: int = _f("pos")
+    collections_per_epoch: int = _f("pos")
 
 
 @dataclass(frozen=True)
@@ -164,7 +173,9 @@ class SPROSizes(Section):
 class LandscapeSizes(Section):
     """Mode connectivity (chapter 02): test and training images per landscape point, points on segments and
     transfer paths, t's along each trained curve, spawn epochs k of the second child and points per spawn path,
-    the planes' grid side, epochs of the random-init target models, target test images for CKA."""
+    the planes' grid side, epochs of the random-init target models, target test images for CKA, epochs of the
+    mode-connecting triangle's trained vertex and the steps per edge of its barycentric evaluation grid, and the
+    corruptions (at ``domain_severity``) that make further target domains for the feature-distance table."""
     section: ClassVar[str] = "landscape"
     n_eval: int = _f("pos")
     n_train_eval: int = _f("pos")
@@ -175,6 +186,10 @@ class LandscapeSizes(Section):
     plane_grid: int = _f("pos")
     ri_epochs: int = _f("pos")
     n_similarity: int = _f("pos")
+    simplex_epochs: int = _f("pos")
+    simplex_grid: int = _f("pos")
+    domains: tuple = _f("tuple:str")
+    domain_severity: int = _f("pos")
 
 
 @dataclass(frozen=True)

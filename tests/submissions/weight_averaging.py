@@ -86,3 +86,11 @@ def learned_soup_step(model, states, logits, x, y, lr):
     return _step(model, states, logits, x, y, lr)
 ''',
 }
+
+# torch.optim.swa_utils solves bn_update: refused in this assignment
+ATTACKS = {
+    "swa_utils": {"bn_answer": '''
+def bn_update(model, batches):
+    torch.optim.swa_utils.update_bn([x for x, _ in batches], model)
+'''},
+}

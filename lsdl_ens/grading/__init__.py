@@ -1,5 +1,9 @@
 """Helpers for the autograded assignments: shortcut protection and readable feedback.
 
+At grading time (``lsdl-ens autograde``, see `remote` and the book's Grading page) the student's code runs in a
+separate sandboxed process and `call_student` receives a proxy: the call runs there, on copies of the arguments,
+and only plain data comes back. In the student's own notebook the in-kernel guard below gives early feedback.
+
 The hidden tests of every assignment compare a student's function with the reference in `lsdl_ens`. Two rules:
 
 1. The student's function must compute the answer itself. `forbid_library_calls()` runs it with a trace hook
@@ -13,12 +17,14 @@ The hidden tests of every assignment compare a student's function with the refer
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 
 import torch
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_GRADING_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(_GRADING_DIR)
 
 
 class ShortcutError(AssertionError):
@@ -32,12 +38,12 @@ def forbid_library_calls(package_dir: str = _PACKAGE_DIR):
 
     def tracer(frame, event, arg):
         if event == "call" and frame.f_code.co_filename.startswith(package_dir) \
-                and not frame.f_code.co_filename.endswith("grading.py"):
+                and not frame.f_code.co_filename.startswith(_GRADING_DIR):  # the guard's own frames
             name = f"{os.path.relpath(frame.f_code.co_filename, os.path.dirname(package_dir))}:" \
                    f"{frame.f_code.co_name}"
             raise ShortcutError(f"your function called the reference library ({name}); graded functions must "
                                 "compute the result themselves (torch and numpy are fine)")
-        return None  # do not trace inside frames: only calls matter
+        # do not trace inside frames: only calls matter
 
     sys.settrace(tracer)
     try:
@@ -47,7 +53,12 @@ def forbid_library_calls(package_dir: str = _PACKAGE_DIR):
 
 
 def call_student(fn, *args, **kwargs):
-    """Call a student's function under `forbid_library_calls`."""
+    """Call a student's function: in the grading sandbox when `fn` is a sandbox proxy, else under
+    `forbid_library_calls` (the student's own notebook)."""
+    from .remote import StudentFunction
+
+    if isinstance(fn, StudentFunction):
+        return fn(*args, **kwargs)
     if not callable(fn):
         raise TypeError(f"fn must be the student's function, got {type(fn).__name__} {fn!r}; did the solution cell "
                         "define it under the expected name?")
@@ -85,8 +96,13 @@ def assert_close(got, expected, *, what: str, context: str = "", atol: float = 1
     if got_t.shape != exp_t.shape:
         raise AssertionError(f"{what}{where}: expected shape {tuple(exp_t.shape)}, got shape {tuple(got_t.shape)}")
     if not torch.allclose(got_t, exp_t, atol=atol, rtol=rtol, equal_nan=True):
-        diff = (got_t - exp_t).abs()
-        diff = diff[~diff.isnan()] if diff.numel() > 1 else diff
-        detail = f"expected {exp_t.item():.6g}, got {got_t.item():.6g}" if exp_t.numel() == 1 else \
-            f"max abs difference {diff.max().item():.3g} over {exp_t.numel()} entries"
+        if exp_t.numel() == 1:
+            detail = f"expected {exp_t.item():.6g}, got {got_t.item():.6g}"
+        else:
+            diff = (got_t - exp_t).abs().flatten()
+            diff = torch.where(diff.isnan(), torch.full_like(diff, math.inf), diff)  # a NaN mismatch is the worst
+            worst = int(diff.argmax())
+            index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), exp_t.shape))
+            detail = (f"max abs difference {diff[worst].item():.3g} over {exp_t.numel()} entries, at index {index}: "
+                      f"expected {exp_t.flatten()[worst].item():.6g}, got {got_t.flatten()[worst].item():.6g}")
         raise AssertionError(f"{what}{where}: {detail} (tolerance atol={atol}, rtol={rtol})")
