@@ -52,9 +52,8 @@ def run_grid(sizes, epochs, seeds, model_kw, profile, out: Path) -> list[dict]:
         for e in epochs:
             for s in seeds:
                 recipe = standard_recipe(profile, seed=s, epochs=e, model_kw=dict(model_kw),
-                                         data={**standard_recipe(profile)["data"],
-                                               "n_train": None if n >= FULL_TRAIN else n})
-                key = json.dumps(recipe, sort_keys=True)
+                                         data={"n_train": None if n >= FULL_TRAIN else n})
+                key = recipe.key()
                 cached = default_cache().path("train", recipe).exists()
                 start = time.perf_counter()
                 model, _ = train(recipe, device="cpu")

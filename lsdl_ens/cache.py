@@ -44,16 +44,29 @@ class UnsavablePayloadError(TypeError):
     """A build returned something ``torch.load(weights_only=True)`` could not load back."""
 
 
-def canonical_json(recipe: dict) -> str:
-    """The recipe as canonical JSON (sorted keys); raises ValueError naming a value that is not JSON-able."""
+def canonical_json(recipe) -> str:
+    """The recipe as canonical JSON (sorted keys); typed recipes (anything with an ``as_dict()`` method, e.g.
+    `lsdl_ens.recipe_types.Recipe`) are written as their ``as_dict()``, tuples as lists. Raises ValueError naming
+    a value that is not JSON-able."""
     try:
-        return json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+        return json.dumps(recipe, sort_keys=True, separators=(",", ":"), default=_plain)
     except TypeError as exc:
         raise ValueError(f"recipe must hold only JSON values (str, int, float, bool, None, lists, dicts): {exc}") \
             from exc
 
 
-def recipe_key(recipe: dict) -> str:
+def _plain(obj):
+    if callable(getattr(obj, "as_dict", None)):
+        return obj.as_dict()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def plain_recipe(recipe):
+    """The recipe as plain JSON values (typed recipes as their ``as_dict()``): what a cache file stores."""
+    return json.loads(canonical_json(recipe))
+
+
+def recipe_key(recipe) -> str:
     """sha256 of the canonical recipe plus RECIPE_VERSION, 20 hex digits."""
     text = canonical_json({"recipe": recipe, "version": RECIPE_VERSION})
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -102,7 +115,8 @@ def _first_unsavable(obj, where: str) -> tuple[str, object, Exception] | None:
 def serialize_payload(recipe: dict, state: dict, extra: dict | None) -> tuple[bytes, dict]:
     """`torch.save` bytes of ``{"recipe", "state", "extra"}`` (tensors detached, on the CPU) and the payload
     read back from them with ``weights_only=True``; raises `UnsavablePayloadError` naming an unloadable value."""
-    payload = {"recipe": recipe, "state": _to_cpu(state), "extra": _to_cpu(extra if extra is not None else {})}
+    payload = {"recipe": plain_recipe(recipe), "state": _to_cpu(state),
+               "extra": _to_cpu(extra if extra is not None else {})}
     buf = io.BytesIO()
     try:
         torch.save(payload, buf)
@@ -143,8 +157,9 @@ class CheckpointCache:
             raise ValueError(f"kind must be a plain folder name (letters, digits, '_', '-', '.', not starting with "
                              f"'.', no '/' or '\\\\', at most 128 characters) so that the entry stays inside the "
                              f"cache root; got kind={kind!r}")
-        if not isinstance(recipe, dict):
-            raise TypeError(f"recipe must be a dict of JSON values; got {type(recipe).__name__}: {recipe!r:.80}")
+        if not isinstance(recipe, dict) and not callable(getattr(recipe, "as_dict", None)):
+            raise TypeError(f"recipe must be a Recipe or a dict of JSON values; got {type(recipe).__name__}: "
+                            f"{recipe!r:.80}")
         return self.root / kind / f"{recipe_key(recipe)}.pt"
 
     @staticmethod

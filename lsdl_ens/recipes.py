@@ -1,7 +1,9 @@
 """Cached training recipes: the course's standard CIFAR-10 run, pre-training on the source classes, fine-tuning.
 
-A recipe is a plain dict (JSON values only) naming everything that determines the trained weights; `train`
-looks it up in the checkpoint cache (`lsdl_ens.cache`) and trains only on a miss. Chapters call
+A recipe is a frozen `lsdl_ens.recipe_types.Recipe` naming everything that determines the trained weights (its data
+as a `DataSpec`, including the kind of CIFAR-10 copy); `train` looks it up in the checkpoint cache
+(`lsdl_ens.cache`, keyed by `Recipe.key`) and trains only on a miss, on the batches of `training_loader`. Chapters
+call
 
     model, history = train(standard_recipe(profile, seed=1))
 
@@ -14,44 +16,75 @@ backbone on the five target classes with a new head, optionally initialised by a
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 
-from . import checks
 from .cache import default_cache
 from .data import ImageSet, augmentation_kwargs, training_set
 from .models import build_model, replace_head
 from .profiles import Profile, get_profile
+from .recipe_types import DataSpec, Init, Recipe, check_recipe  # noqa: F401  (check_recipe: public here too)
 from .schedules import make_schedule
 from .train import History, default_device, fit
 
 
+# ----------------------------------------------------------------------------------------------- data specs
+def cifar10_data(profile: Profile, **changes) -> DataSpec:
+    """The `DataSpec` of the profile's 10-class split, on the CIFAR-10 copy found now."""
+    from .data import cifar10_source_kind
+
+    spec = DataSpec("cifar10", cifar10_source_kind(), n_train=profile.n_train, n_val=profile.n_val,
+                    n_test=profile.n_test)
+    return spec.replace(**changes) if changes else spec
+
+
+def transfer_data_spec(profile: Profile, name: str) -> DataSpec:
+    """The `DataSpec` of one side (``"source"`` or ``"target"``) of the profile's transfer split (target
+    validation set as large as the labelled target set)."""
+    from .data import cifar10_source_kind
+
+    return DataSpec(name, cifar10_source_kind(), n_source=profile.n_source, n_target=profile.n_target,
+                    n_target_val=profile.n_target, n_test=profile.n_test)
+
+
+def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loader_class=None, images=None,
+                    **loader_kw):
+    """The loader a recipe trains on: its training set, shuffled with `seed` (default: the recipe's), in batches of
+    its batch size with its augmentation, the last incomplete batch dropped (kept if it is the only one).
+
+    ``images`` (an `ImageSet`) replaces the recipe's training set, e.g. by a corrupted copy of it.
+    ``loader_class`` (a `BatchLoader` subclass) and ``loader_kw`` (more or other `BatchLoader` arguments, e.g.
+    ``drop_last=False`` for BN statistics) serve variants, e.g. a loader continuing another run's epoch numbering.
+    This is the only place a recipe becomes batches."""
+    from .data import BatchLoader
+
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
+    data = training_set(recipe.data) if images is None else images
+    kw = {"shuffle": True, **augmentation_kwargs(recipe.augment), "drop_last": len(data) > recipe.batch_size,
+          "seed": recipe.seed if seed is None else seed, "device": device, **loader_kw}
+    return (loader_class or BatchLoader)(data, recipe.batch_size, **kw)
+
+
 # ----------------------------------------------------------------------------------------------- recipes
-def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
-    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip."""
+def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
+    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip. `overrides`
+    replace fields (`Recipe.replace`; unknown fields raise ValueError)."""
     p = get_profile(profile)
-    recipe = {
-        "model": p.model, "model_kw": {}, "num_classes": 10,
-        "data": {"name": "cifar10", "n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test, "seed": 0},
-        "epochs": p.epochs, "lr": p.lr, "weight_decay": p.weight_decay, "batch_size": p.batch_size,
-        "schedule": "cosine", "schedule_kw": {}, "optimizer": "sgd", "label_smoothing": 0.0, "augment": True,
-        "seed": seed, "init": None,
-    }
-    return _override(recipe, overrides)
+    recipe = Recipe(model=p.model, num_classes=10, data=cifar10_data(p), epochs=p.epochs, lr=p.lr,
+                    weight_decay=p.weight_decay, batch_size=p.batch_size, seed=seed)
+    return recipe.replace(**overrides) if overrides else recipe
 
 
-def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
+def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
     """Pre-training on the five source classes; each seed is an independent "pre-trained checkpoint"."""
     p = get_profile(profile)
-    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs,
-                             data=_transfer_data_entry(p, "source"))
-    return _override(recipe, overrides)
+    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs, data=transfer_data_spec(p, "source"))
+    return recipe.replace(**overrides) if overrides else recipe
 
 
 def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0, seed: int = 0,
-                    head: str = "linear_probe", **overrides) -> dict:
+                    head: str = "linear_probe", **overrides) -> Recipe:
     """Fine-tuning a source backbone (`pretrain_recipe(profile, backbone_seed)`) on the target classes.
 
     Args:
@@ -64,121 +97,55 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
     if head not in ("linear_probe", "random"):
         raise ValueError(f"head must be 'linear_probe' or 'random'; got {head!r}")
     recipe = standard_recipe(p, seed, num_classes=5, epochs=p.finetune_epochs, lr=p.finetune_lr,
-                             data=_transfer_data_entry(p, "target"),
-                             init={"recipe": pretrain_recipe(p, backbone_seed), "head": head})
-    return _override(recipe, overrides)
-
-
-def _transfer_data_entry(p: Profile, name: str) -> dict:
-    return {"name": name, "n_source": p.n_source, "n_target": p.n_target, "n_target_val": p.n_target,
-            "n_test": p.n_test, "seed": 0}
-
-
-def _override(recipe: dict, overrides: dict) -> dict:
-    unknown = sorted(set(overrides) - set(recipe))
-    if unknown:
-        raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
-    out = copy.deepcopy(recipe)
-    out.update(copy.deepcopy(overrides))
-    check_recipe(out)
-    return out
-
-
-_LR_FIX = "pass a positive learning rate such as 0.05"
-
-
-def check_recipe(recipe: dict) -> dict:
-    """Check the standard fields of a training recipe (those present), so that a bad override fails where the
-    recipe is made, not epochs later; returns ``recipe``. Schedules are checked by building them once.
-
-    Raises:
-        TypeError, ValueError: naming the field, the value and the fix.
-    """
-    if not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be a dict (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
-    r = recipe
-    if "model" in r:
-        from .models import MODEL_NAMES
-        if r["model"] not in MODEL_NAMES:
-            raise ValueError(f"recipe field model must be one of {', '.join(MODEL_NAMES)}, got {r['model']!r}")
-    for field in ("model_kw", "schedule_kw"):
-        if field in r and not isinstance(r[field], dict):
-            raise TypeError(f"recipe field {field} must be a dict of keyword arguments, got {r[field]!r}")
-    if "num_classes" in r:
-        checks.positive_int("num_classes", r["num_classes"])
-    if "epochs" in r:
-        checks.nonneg_int("epochs", r["epochs"])
-    if "batch_size" in r:
-        checks.positive_int("batch_size", r["batch_size"], "pass a whole number such as 128")
-    if "seed" in r:
-        checks.nonneg_int("seed", r["seed"])
-    if "lr" in r:
-        checks.positive_float("lr", r["lr"], _LR_FIX)
-    if "weight_decay" in r:
-        checks.nonneg_float("weight_decay", r["weight_decay"], "pass 0 or a small value such as 5e-4")
-    if "label_smoothing" in r:
-        checks.number("label_smoothing", r["label_smoothing"], low=0.0, high=1.0, high_open=True)
-    if "optimizer" in r and r["optimizer"] not in ("sgd", "adam"):
-        raise ValueError(f"recipe field optimizer must be 'sgd' or 'adam' (recipes are JSON), got {r['optimizer']!r}")
-    if "augment" in r:
-        augmentation_kwargs(r["augment"])
-    if "schedule" in r and "epochs" in r and "lr" in r:
-        make_schedule(r["schedule"], epochs=r["epochs"], lr=r["lr"], **r.get("schedule_kw", {}))
-    return recipe
+                             data=transfer_data_spec(p, "target"), init=Init(pretrain_recipe(p, backbone_seed), head))
+    return recipe.replace(**overrides) if overrides else recipe
 
 
 # ----------------------------------------------------------------------------------------------- training
-def build_from_recipe(recipe: dict) -> torch.nn.Module:
+def build_from_recipe(recipe: Recipe) -> torch.nn.Module:
     """A freshly initialised (seeded) model of the recipe's architecture."""
-    torch.manual_seed(recipe["seed"])
-    return build_model(recipe["model"], recipe["num_classes"], **recipe["model_kw"])
+    torch.manual_seed(recipe.seed)
+    return build_model(recipe.model, recipe.num_classes, **recipe.model_kw)
 
 
-def load_state(recipe: dict, state: dict) -> torch.nn.Module:
+def load_state(recipe: Recipe, state: dict) -> torch.nn.Module:
     """A model of the recipe's architecture holding `state`."""
-    model = build_model(recipe["model"], recipe["num_classes"], **recipe["model_kw"])
+    model = build_model(recipe.model, recipe.num_classes, **recipe.model_kw)
     model.load_state_dict(state)
     return model
 
 
-def train(recipe: dict, *, cache=None, device=None, progress: bool | None = None) -> tuple[torch.nn.Module, History]:
+def train(recipe: Recipe, *, cache=None, device=None, progress: bool | None = None) -> tuple[torch.nn.Module, History]:
     """The trained model of `recipe` (from the cache when present) and its training history."""
-    check_recipe(recipe)
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (e.g. standard_recipe(profile)), got {type(recipe).__name__}")
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
 
     def build():
-        model = _initial_model(recipe, cache, device, progress)
-        history = fit(model, training_loader(recipe), epochs=recipe["epochs"], optimizer=recipe["optimizer"],
-                      lr_schedule=make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"],
-                                                **recipe["schedule_kw"]),
-                      weight_decay=recipe["weight_decay"], seed=recipe["seed"], batch_size=recipe["batch_size"],
-                      label_smoothing=recipe["label_smoothing"], device=device, progress=progress,
-                      desc=f"{recipe['model']} seed {recipe['seed']}")
+        model = initial_model(recipe, cache=cache, device=device, progress=progress)
+        history = fit(model, training_loader(recipe), epochs=recipe.epochs, optimizer=recipe.optimizer,
+                      lr_schedule=make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr,
+                                                **recipe.schedule_kw),
+                      weight_decay=recipe.weight_decay, seed=recipe.seed, batch_size=recipe.batch_size,
+                      label_smoothing=recipe.label_smoothing, device=device, progress=progress,
+                      desc=f"{recipe.model} seed {recipe.seed}")
         return model.state_dict(), {"history": history.as_dict()}
 
     state, extra = cache.get_or_create("train", recipe, build)
     return load_state(recipe, state).to(device), History.from_dict(extra["history"])
 
 
-def training_loader(recipe: dict):
-    """The shuffled, augmented `BatchLoader` a recipe trains on: its training set, batch size, augmentation
-    (`lsdl_ens.data.augmentation_kwargs`) and data-order seed; the last short batch is dropped when there is more
-    than one batch."""
-    from .data import BatchLoader
-
-    data = training_set(recipe["data"])
-    return BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
-                       drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
-
-
-def _initial_model(recipe: dict, cache, device, progress) -> torch.nn.Module:
-    if recipe["init"] is None:
+def initial_model(recipe: Recipe, *, cache=None, device=None, progress: bool | None = None) -> torch.nn.Module:
+    """The model a recipe starts training from: freshly initialised (seeded), or the trained network of its
+    `Init` with a new head (random, or fitted by a linear probe on the recipe's training set)."""
+    device = torch.device(device) if device is not None else default_device()
+    if recipe.init is None:
         return build_from_recipe(recipe).to(device)
-    parent, _ = train(recipe["init"]["recipe"], cache=cache, device=device, progress=progress)
-    replace_head(parent, recipe["num_classes"], seed=recipe["seed"])
-    if recipe["init"]["head"] == "linear_probe":
-        fit_linear_probe(parent, training_set(recipe["data"]), device=device)
+    parent, _ = train(recipe.init.recipe, cache=cache, device=device, progress=progress)
+    replace_head(parent, recipe.num_classes, seed=recipe.seed)
+    if recipe.init.head == "linear_probe":
+        fit_linear_probe(parent, training_set(recipe.data), device=device)
     return parent.to(device)
 
 

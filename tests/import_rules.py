@@ -21,7 +21,7 @@ from pathlib import Path
 
 PACKAGE = "lsdl_ens"
 CORE = {"state", "bn", "metrics", "schedules", "train", "fit_checks", "checks", "cache", "paths", "data", "models",
-        "profiles", "evaluation", "recipes", "claims", "claims_page", "prediction"}
+        "profiles", "evaluation", "recipes", "recipe_types", "claims", "claims_page", "prediction"}
 FAMILIES = {"averaging", "ensembles", "landscape", "optim", "simplex", "soups", "transfer", "tta"}
 APPS = {"cli", "grading", "plotting", "lecture_plots", "experiments"}
 #: folders of scripts (their own folder is on sys.path, so ``import helper`` finds ``folder/helper.py``)

@@ -23,7 +23,8 @@ from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
 from lsdl_ens.optim.compare import optimizer_recipe
 from lsdl_ens.profiles import get_profile
-from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe
+from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe, training_loader
+from lsdl_ens.recipes import train as train_recipe
 from lsdl_ens.landscape import trajectory_plane
 from lsdl_ens.simplex import mode_connecting
 from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights, spro_recipe
@@ -87,6 +88,12 @@ MORE = [
     case(lambda: standard_recipe("cpu", augment="heavy"), ValueError, "augment", "recipe-augment"),
     case(lambda: standard_recipe("cpu", model="resnet9"), ValueError, "model", "recipe-model"),
     case(lambda: standard_recipe("cpu", seed=-1), ValueError, "seed", "recipe-negative-seed"),
+    case(lambda: standard_recipe("cpu").replace(data={"n_train": 0}), ValueError, "data.n_train", "recipe-zero-data"),
+    case(lambda: standard_recipe("cpu").replace(data={"source": "imagenet"}), ValueError, "data.source",
+         "recipe-data-source"),
+    case(lambda: standard_recipe("cpu").replace(schedule_kw=[1]), TypeError, "schedule_kw", "recipe-kw-not-dict"),
+    case(lambda: train_recipe(standard_recipe("cpu").as_dict()), TypeError, "Recipe", "train-a-dict"),
+    case(lambda: training_loader({"batch_size": 8}), TypeError, "Recipe", "training-loader-a-dict"),
     case(lambda: standard_recipe("cpu", num_classes=0), ValueError, "num_classes", "recipe-zero-classes"),
     case(lambda: standard_recipe("cpu", label_smoothing=-0.1), ValueError, "label_smoothing", "recipe-smoothing"),
     case(lambda: standard_recipe("cpu", epoch=3), ValueError, "epoch", "recipe-unknown-field"),

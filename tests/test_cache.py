@@ -101,7 +101,7 @@ def test_kind_cannot_escape_the_root(tmp_path, kind):
 
 def test_bad_recipe_and_build_arguments_are_named(tmp_path):
     cache = CheckpointCache(tmp_path)
-    with pytest.raises(TypeError, match="recipe must be a dict"):
+    with pytest.raises(TypeError, match="recipe must be a Recipe or a dict"):
         cache.get_or_create("t", ["not", "a", "dict"], lambda: ({}, {}))
     with pytest.raises(TypeError, match="build must be a function"):
         cache.get_or_create("t", {"k": 1}, {"w": torch.ones(1)})

@@ -142,7 +142,6 @@ def test_csgld_noise_is_drawn_on_the_device_and_equals_cpu():
 def synthetic(monkeypatch):
     data = blob_images(n=96, size=32, seed=1)
     monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda _: data)
-    monkeypatch.setattr(SP, "training_set", lambda _: data)
     return data
 
 
@@ -154,7 +153,7 @@ def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_r
     # a convolution on the CPU = training off the device; the child reads the parent back from the (CPU) cache
     with fake_device(forbid_host_ops={"convolution"}):
         parent = SP.spawn_parent(recipe, (1,))
-        child = SP.spawn_child(recipe, (1,), 1, child_seed=recipe["seed"])
+        child = SP.spawn_child(recipe, (1,), 1, child_seed=recipe.seed)
         standard, _ = lsdl_ens.recipes.train(recipe, progress=False)
         standard = {k: v.cpu() for k, v in standard.state_dict().items()}
         parent, child = ({k: v.cpu() for k, v in d.items()} for d in (parent, child))
@@ -180,12 +179,11 @@ def test_smoke_path_on_the_fake_device_equals_cpu(name):
 def synthetic_cifar(monkeypatch):
     """Synthetic 32x32 sets in place of the CIFAR-10 splits (every module that reads training data)."""
     from lsdl_ens.averaging import swa as swa_module
-    from lsdl_ens.ensembles import snapshot_runs
     from lsdl_ens.optim import compare
     from lsdl_ens.tta import pretrain
 
     train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
-    for module in (lsdl_ens.recipes, SP, E, swa_module, snapshot_runs):
+    for module in (lsdl_ens.recipes, E):
         monkeypatch.setattr(module, "training_set", lambda _: train_set)
     for module in (compare, pretrain, swa_module):
         monkeypatch.setattr(module, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))

@@ -27,8 +27,7 @@ def synthetic(monkeypatch):
                                            blob_images(n=200, size=32, num_classes=5, seed=4)))
     monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
     transfer = SimpleNamespace(target_train=target_train, target_test=target_test)
-    for module in (E, SP):
-        monkeypatch.setattr(module, "training_set", lambda data: train_set)
+    monkeypatch.setattr(E, "training_set", lambda data: train_set)
     monkeypatch.setattr(P, "profile_data", lambda p: (train_set, None, test_set))
     for module in (E, P):
         monkeypatch.setattr(module, "profile_transfer", lambda p: transfer)
@@ -65,7 +64,7 @@ def testspawn_parent_matches_standard_training_and_child_with_parent_seed_reprod
     init = _model_part(parent, 0)
     assert not torch.equal(init["head.weight"], final["head.weight"])
     # a child restarting at epoch 1 with the parent's own data seed (weights + momentum restored) is the parent
-    same = SP.spawn_child(recipe, (0, 1), 1, child_seed=recipe["seed"])
+    same = SP.spawn_child(recipe, (0, 1), 1, child_seed=recipe.seed)
     for name, value in final.items():
         torch.testing.assert_close(same[name], value, rtol=0, atol=0)
     other = SP.spawn_child(recipe, (0, 1), 1, child_seed=7)
@@ -85,7 +84,7 @@ def test_offset_loader_continues_the_epoch_numbering(synthetic):
 def test_argument_checks():
     with pytest.raises(ValueError, match="kind must be 'bezier' or 'polychain'"):
         E.curve_recipe("smoke", "spline")
-    with pytest.raises(ValueError, match="unknown curve recipe field"):
+    with pytest.raises(ValueError, match="unknown recipe field"):
         E.curve_recipe("smoke", lr_max=1)
     with pytest.raises(ValueError, match="spawn_epochs must be integers"):
         E.spawn_experiment("smoke", spawn_epochs=(0, 99))

@@ -122,11 +122,11 @@ def test_cyclic_swa_lr_falls_from_lr_1_to_lr_2_in_each_epoch_after_the_swa_lr_ra
 @pytest.fixture
 def synthetic_swa(monkeypatch, tmp_cache):
     """CIFAR-10 replaced by 32x32 colour blobs (train 256 images) for the cyclical SWA run."""
-    from lsdl_ens.averaging import cyclic_swa
+    import lsdl_ens.recipes
     from lsdl_ens.profiles import get_profile
 
     train_set = blob_images(n=256, size=32, seed=1)
-    monkeypatch.setattr(cyclic_swa, "training_set", lambda data: train_set)
+    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
     return get_profile("smoke", epochs=2)
 
 
@@ -202,12 +202,11 @@ def test_csgld_temperature_recipes_differ_only_in_the_temperature():
     p = PROFILES["cpu"]
     recipes = csgld_temperature_recipes(p, budget=2)
     cold, warm = recipes["reference"], recipes["warm"]
-    assert cold["temperature"] == REFERENCE_TEMPERATURE and warm["temperature"] == p.csgld.warm_temperature == 1.0
-    assert {k: v for k, v in cold.items() if k != "temperature"} == {k: v for k, v in warm.items()
-                                                                    if k != "temperature"}
+    assert cold.temperature == REFERENCE_TEMPERATURE and warm.temperature == p.csgld.warm_temperature == 1.0
+    assert cold.replace(temperature=warm.temperature) == warm
     # the noise the warm sampler adds is sqrt(T_warm / T_cold) times the cold one's
     stds = [CyclicalSGLD([torch.nn.Parameter(torch.zeros(1))], lr=0.02, n_data=10_000,
-                         temperature=r["temperature"]).noise_std() for r in (cold, warm)]
+                         temperature=r.temperature).noise_std() for r in (cold, warm)]
     assert stds[1] / stds[0] == pytest.approx((1.0 / REFERENCE_TEMPERATURE) ** 0.5)
     assert stds[1] > 1e-3 > 1e-5 > stds[0]
 

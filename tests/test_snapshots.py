@@ -7,11 +7,13 @@ import math
 import pytest
 import torch
 
+import lsdl_ens.recipes
+
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import SnapshotCollector
 from lsdl_ens.ensembles import snapshot_runs as R
 from lsdl_ens.ensembles import snapshots as S
-from lsdl_ens.recipes import standard_recipe
+from lsdl_ens.recipes import standard_recipe, training_loader
 from lsdl_ens.schedules import fge_lr, sse_lr
 from lsdl_ens.train import fit
 
@@ -129,26 +131,26 @@ def test_run_fge_restores_momentum_and_stops_mid_epoch():
 def tiny_profile_runs(tmp_cache, monkeypatch):
     """Cached runs on blobs: the recipe machinery with `training_set` replaced by synthetic images."""
     data = blob_images(96)
-    monkeypatch.setattr(R, "training_set", lambda entry: data)
+    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda entry: data)
     base = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=4, batch_size=16)
     return base
 
 
 def test_cached_sse_budget_one_is_a_prefix_of_budget_two(tiny_profile_runs):
     base = tiny_profile_runs
-    two = R.train_sse({"method": "sse", "base": base, "budget": 2, "n_cycles": 4, "lr_max": 0.05})
-    one = R.train_sse({"method": "sse", "base": base, "budget": 1, "n_cycles": 2, "lr_max": 0.05})
+    two = R.train_sse(R.SSERecipe(base=base, budget=2, n_cycles=4, lr_max=0.05))
+    one = R.train_sse(R.SSERecipe(base=base, budget=1, n_cycles=2, lr_max=0.05))
     assert two.costs == pytest.approx([0.5, 1.0, 1.5, 2.0]) and two.within(1.0) == [0, 1]
     for i in range(2):
         torch.testing.assert_close(one.states[i]["head.weight"], two.states[i]["head.weight"])
-    again = R.train_sse({"method": "sse", "base": base, "budget": 2, "n_cycles": 4, "lr_max": 0.05})
+    again = R.train_sse(R.SSERecipe(base=base, budget=2, n_cycles=4, lr_max=0.05))
     assert torch.equal(again.states[3]["head.weight"], two.states[3]["head.weight"])  # read from the cache
     assert len(two.models()) == 4
 
 
 def test_cached_fge_starts_at_eighty_percent_of_the_standard_run(tiny_profile_runs):
     base = tiny_profile_runs
-    traj_recipe = {"method": "trajectory", "base": base, "start_fraction": 0.8, "every_epochs": 2}
+    traj_recipe = R.TrajectoryRecipe(base=base, start_fraction=0.8, every_epochs=2)
     traj = R.train_trajectory(traj_recipe)
     per_budget = traj["iterations_per_budget"]
     assert per_budget == 4 * 6 and traj["start_iteration"] == round(0.8 * 24) - 1
@@ -157,12 +159,11 @@ def test_cached_fge_starts_at_eighty_percent_of_the_standard_run(tiny_profile_ru
     # the trajectory is the standard run: same init, data order, optimiser and cosine schedule
     from lsdl_ens.recipes import build_from_recipe, make_schedule
     ref = build_from_recipe(base)
-    fit(ref, R.base_loader(base, 0), epochs=4, lr_schedule=make_schedule("cosine", epochs=4, lr=base["lr"]),
-        weight_decay=base["weight_decay"], seed=0)
+    fit(ref, training_loader(base, 0), epochs=4, lr_schedule=make_schedule("cosine", epochs=4, lr=base.lr),
+        weight_decay=base.weight_decay, seed=0)
     for k, v in ref.state_dict().items():
         assert torch.equal(v, traj["checkpoints"][-1][k]), k
-    recipe = {"method": "fge", "trajectory": traj_recipe, "base": base, "budget": 2, "cycle": 0.25,
-              "lr_1": 0.01, "lr_2": 0.0005}
+    recipe = R.FGERecipe(trajectory=traj_recipe, base=base, budget=2, cycle=0.25, lr_1=0.01, lr_2=0.0005)
     run = R.train_fge(recipe)
     assert run.extra["start_iterations"] == 19 and run.extra["cycle_iterations"] == 6
     assert run.iterations == [3, 9, 15, 21, 27] and run.lrs == pytest.approx([0.0005] * 5)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import lsdl_ens.recipes
 from lsdl_ens import metrics
 from lsdl_ens import transfer as T
 from lsdl_ens.cache import CheckpointCache
@@ -168,9 +169,8 @@ def test_cached_cycle_members_chain_and_star(tmp_path, monkeypatch):
 
     data = blob_images(32, num_classes=5, seed=4)
     first_model = tiny_cnn(5)
-    first_recipe = {"model": "tiny", "seed": 0, "lr": 0.05, "epochs": 2, "optimizer": "sgd", "weight_decay": 5e-4,
-                    "label_smoothing": 0.0, "batch_size": 8, "augment": False, "data": {"name": "synthetic"}}
-    monkeypatch.setattr(runs, "training_set", lambda entry: data)
+    first_recipe = finetune_recipe("smoke", lr=0.05, epochs=2, batch_size=8, augment=False)
+    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda entry: data)
     monkeypatch.setattr(runs, "train", lambda recipe, **kw: (copy.deepcopy(first_model), None))
     monkeypatch.setattr(runs, "load_state", lambda recipe, state: _loaded(state))
     starts = []
@@ -184,7 +184,7 @@ def test_cached_cycle_members_chain_and_star(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "fit", spy_fit)
     cache = CheckpointCache(tmp_path)
     sse = T.cycle_recipes(first_recipe, "sse", 3, lr_mult=2.0, epoch_mult=0.5)
-    assert sse[1]["cycle"]["lr"] == pytest.approx(0.1) and sse[1]["cycle"]["epochs"] == 1
+    assert sse[1].cycle.lr == pytest.approx(0.1) and sse[1].cycle.epochs == 1
     s1, _ = T.train_cycle_member(sse[1], cache=cache, device="cpu")
     s2, extra = T.train_cycle_member(sse[2], cache=cache, device="cpu")
     assert len(starts) == 2 and len(extra["history"]["lr"]) == 1
@@ -213,7 +213,7 @@ def test_local_and_global_de_use_the_right_backbones():
     assert len(local) == len(glob) == 4
     assert all(T.backbone_of(r) == pretrain_recipe(p, 0) for r in local)
     assert [T.backbone_of(r) for r in glob] == [pretrain_recipe(p, b) for b in range(4)]
-    assert len({r["seed"] for r in local}) == 4 and {r["seed"] for r in glob} == {0}
+    assert len({r.seed for r in local}) == 4 and {r.seed for r in glob} == {0}
     assert local[0] == glob[0] == T.transfer_finetune_recipe(p, backbone_seed=0, seed=0)
     cost_l, cost_g = T.pretrain_cost(local), T.pretrain_cost(glob)
     assert cost_l["n_backbones"] == 1 and cost_g["n_backbones"] == 4
@@ -226,10 +226,10 @@ def test_transfer_finetune_recipe_uses_the_chapter_sizes():
     cpu = get_profile("cpu")
     sizes = cpu.transfer
     r = T.transfer_finetune_recipe(cpu, backbone_seed=1, seed=2)
-    assert (r["epochs"], r["lr"]) == (sizes.finetune_epochs, sizes.finetune_lr)
+    assert (r.epochs, r.lr) == (sizes.finetune_epochs, sizes.finetune_lr)
     assert r == finetune_recipe(cpu, 1, 2, epochs=sizes.finetune_epochs, lr=sizes.finetune_lr)
-    assert r["epochs"] != cpu.finetune_epochs  # the cpu chapter fine-tunes longer than the profile
-    assert T.transfer_finetune_recipe(cpu, epochs=3)["epochs"] == 3  # overrides win
+    assert r.epochs != cpu.finetune_epochs  # the cpu chapter fine-tunes longer than the profile
+    assert T.transfer_finetune_recipe(cpu, epochs=3).epochs == 3  # overrides win
     smoke = get_profile("smoke")
     assert smoke.transfer.finetune_epochs is None
     assert T.transfer_finetune_recipe(smoke) == finetune_recipe(smoke)  # None: the profile's recipe
@@ -240,13 +240,13 @@ def test_cycle_recipes_and_method_recipes():
     first = T.transfer_finetune_recipe(p, 0, 0)
     rs = T.cycle_recipes(first, "starsse", 5, lr_mult=0.25, epoch_mult=0.5)
     assert rs[0] == first and len(rs) == 5
-    assert [r["cycle"]["index"] for r in rs[1:]] == [1, 2, 3, 4]
-    assert len({r["cycle"]["seed"] for r in rs[1:]}) == 4
-    assert rs[1]["cycle"]["lr"] == pytest.approx(0.25 * first["lr"])
-    assert rs[1]["cycle"]["epochs"] == int(0.5 * first["epochs"])
+    assert [r.cycle.index for r in rs[1:]] == [1, 2, 3, 4]
+    assert len({r.cycle.seed for r in rs[1:]}) == 4
+    assert rs[1].cycle.lr == pytest.approx(0.25 * first.lr)
+    assert rs[1].cycle.epochs == int(0.5 * first.epochs)
     assert T.backbone_of(rs[3]) == pretrain_recipe(p, 0)
     assert T.method_recipes("sse", p, (2.0, 1.0))[0] == T.method_recipes("local_de", p)[0] == first
-    assert T.method_recipes("starsse", p, (2.0, 1.0))[1]["first"] == first
+    assert T.method_recipes("starsse", p, (2.0, 1.0))[1].first == first
     with pytest.raises(ValueError, match="setting"):
         T.method_recipes("sse", p)
     with pytest.raises(ValueError, match="method"):
@@ -263,7 +263,7 @@ def test_run_soup_grid_scores_the_soup_of_each_cells_members(monkeypatch):
     fake = {}  # soup recipe -> probabilities; distinct per cell
 
     def fake_member_probs(recipe, profile, **kw):
-        assert "soup" in recipe and recipe["bn"]["data"] == "target_train"
+        assert isinstance(recipe, T.SoupRecipe) and recipe.bn_seed == 0
         key = repr(recipe)
         if key not in fake:
             fake[key] = {k: torch.rand(len(v), 5, generator=g).softmax(-1) for k, v in y.items()}

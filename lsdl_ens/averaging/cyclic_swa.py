@@ -19,18 +19,20 @@ in iterations).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .. import checks
 from ..cache import default_cache
-from ..data import BatchLoader, augmentation_kwargs, training_set
 from ..profiles import Profile, get_profile
-from ..recipes import build_from_recipe
+from ..recipe_types import Recipe, TypedRecipe
+from ..recipes import build_from_recipe, training_loader
 from ..schedules import swa_lr
 from ..train import TrainStep, default_device, fit
 from .swa import SWACollector, swa_recipe
 
-__all__ = ["cyclic_swa_lr", "cyclic_swa_recipe", "train_cyclic_swa"]
+__all__ = ["CyclicSWARecipe", "cyclic_swa_lr", "cyclic_swa_recipe", "train_cyclic_swa"]
 
 
 def cyclic_swa_lr(step: TrainStep, lr_init: float, lr_1: float, lr_2: float, swa_start: int) -> float:
@@ -44,38 +46,54 @@ def cyclic_swa_lr(step: TrainStep, lr_init: float, lr_1: float, lr_2: float, swa
     return (1 - t) * lr_1 + t * lr_2
 
 
-def cyclic_swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: float = 1.5) -> dict:
+@dataclass(frozen=True)
+class CyclicSWARecipe(TypedRecipe):
+    """A cyclical-LR SWA run on the standard-style run ``base``: one cycle per epoch from epoch ``swa_start`` on,
+    the LR falling from ``lr_1`` to ``lr_2`` within each."""
+
+    base: Recipe
+    lr_1: float
+    lr_2: float
+    swa_start: int
+
+    def __post_init__(self):
+        if not isinstance(self.base, Recipe):
+            raise TypeError(f"base must be a Recipe, got {type(self.base).__name__}")
+        checks.positive_float("lr_1", self.lr_1)
+        checks.positive_float("lr_2", self.lr_2)
+        checks.positive_int("swa_start", self.swa_start)
+        if self.swa_start > self.base.epochs:
+            raise ValueError(f"swa_start ({self.swa_start}) is after the run's last epoch ({self.base.epochs}); "
+                             "lower the profile's swa.swa_start or raise the budget")
+
+
+def cyclic_swa_recipe(profile: Profile | str | None = None, seed: int = 0, *,
+                      budget: float = 1.5) -> CyclicSWARecipe:
     """The recipe of a cyclical-LR SWA run: the standard recipe of `swa_recipe` (``budget`` x the profile's epochs),
     alpha_1 = ``profile.swa.cyclic_lr``, alpha_2 = ``profile.swa.swa_lr``, averaging from ``profile.swa.swa_start``."""
     p = get_profile(profile)
-    return {"method": "swa_cyclic", "base": swa_recipe(p, seed, budget=budget), "lr_1": p.swa.cyclic_lr,
-            "lr_2": p.swa.swa_lr, "swa_start": p.swa.swa_start}
+    return CyclicSWARecipe(base=swa_recipe(p, seed, budget=budget), lr_1=p.swa.cyclic_lr, lr_2=p.swa.swa_lr,
+                           swa_start=p.swa.swa_start)
 
 
-def train_cyclic_swa(recipe: dict, *, device=None, progress: bool | None = None) -> tuple[dict, dict]:
+def train_cyclic_swa(recipe: CyclicSWARecipe, *, device=None, progress: bool | None = None) -> tuple[dict, dict]:
     """Train (or load from the cache) a `cyclic_swa_recipe` run.
 
     Returns:
         (states, info): ``states`` maps ``"average"`` (averaged parameters, buffers of the last iterate: recompute
         BN) and ``"iterate@E"`` (each averaged iterate, E the 1-based epoch) to state dicts; ``info["swa_epochs"]``.
     """
-    base = recipe["base"]
+    base = recipe.base
     device = torch.device(device) if device is not None else default_device()
-    checks.positive_int("recipe['swa_start']", recipe["swa_start"])
-    if recipe["swa_start"] > base["epochs"]:
-        raise ValueError(f"swa_start ({recipe['swa_start']}) is after the run's last epoch ({base['epochs']}); "
-                         "lower the profile's swa.swa_start or raise the budget")
 
     def build():
         model = build_from_recipe(base).to(device)
-        data = training_set(base["data"])
-        loader = BatchLoader(data, base["batch_size"], shuffle=True, **augmentation_kwargs(base["augment"]),
-                             drop_last=len(data) > base["batch_size"], seed=base["seed"])
-        collector = SWACollector(recipe["swa_start"], keep_iterates=True)
-        fit(model, loader, epochs=base["epochs"], optimizer=base["optimizer"],
-            lr_schedule=lambda s: cyclic_swa_lr(s, base["lr"], recipe["lr_1"], recipe["lr_2"], recipe["swa_start"]),
-            weight_decay=base["weight_decay"], seed=base["seed"], label_smoothing=base["label_smoothing"],
-            callbacks=[collector], device=device, progress=progress, desc=f"cyclic SWA seed {base['seed']}")
+        loader = training_loader(base)
+        collector = SWACollector(recipe.swa_start, keep_iterates=True)
+        fit(model, loader, epochs=base.epochs, optimizer=base.optimizer,
+            lr_schedule=lambda s: cyclic_swa_lr(s, base.lr, recipe.lr_1, recipe.lr_2, recipe.swa_start),
+            weight_decay=base.weight_decay, seed=base.seed, label_smoothing=base.label_smoothing,
+            callbacks=[collector], device=device, progress=progress, desc=f"cyclic SWA seed {base.seed}")
         states = {f"average/{k}": v.detach().cpu() for k, v in collector.state.items()}
         for epoch, iterate in zip(collector.epochs, collector.iterates):
             states.update({f"iterate@{epoch}/{k}": v for k, v in iterate.items()})

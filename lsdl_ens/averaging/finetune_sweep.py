@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..profiles import Profile, get_profile
+from ..recipe_types import Recipe
 from ..recipes import finetune_recipe, train
 
 __all__ = ["WEIGHT_DECAYS", "AUGMENTS", "LABEL_SMOOTHINGS", "Ingredient", "sweep_configs",
@@ -36,7 +37,7 @@ class Ingredient:
     """One fine-tuned model of the sweep: its hyper-parameters, recipe and state dict."""
 
     hparams: dict
-    recipe: dict
+    recipe: Recipe
     state: dict
 
 

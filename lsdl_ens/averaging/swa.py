@@ -25,9 +25,10 @@ from torch import nn
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader, augmentation_kwargs, cifar10_splits, training_set
+from ..data import cifar10_splits
 from ..profiles import Profile, get_profile
-from ..recipes import build_from_recipe, standard_recipe
+from ..recipe_types import Recipe
+from ..recipes import build_from_recipe, standard_recipe, training_loader
 from ..schedules import make_schedule
 from ..train import Callback, TrainStep, default_device, evaluate, fit
 
@@ -109,7 +110,7 @@ def swa_model(template: nn.Module, state: dict, bn_data, *, device=None, num_bat
 
 
 def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: float = 1.5, schedule: str = "swa",
-               **overrides) -> dict:
+               **overrides) -> Recipe:
     """The recipe of an SWA run (``schedule="swa"``) or of its SGD baseline with per-epoch tracking
     (``schedule="cosine"``, ``budget`` 1): the profile's standard recipe with epochs = round(budget * epochs)."""
     p = get_profile(profile)
@@ -118,8 +119,7 @@ def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: f
         raise ValueError(f"schedule must be 'swa' or 'cosine'; got {schedule!r}")
     kw = {"swa_start": p.swa.swa_start, "swa_lr": p.swa.swa_lr} if schedule == "swa" else {}
     recipe = standard_recipe(p, seed, epochs=int(round(budget * p.epochs)), schedule=schedule, schedule_kw=kw)
-    recipe.update(overrides)
-    return recipe
+    return recipe.replace(**overrides) if overrides else recipe
 
 
 class _Tracker(Callback):
@@ -143,7 +143,7 @@ class _Tracker(Callback):
         self.rows.append(row)
 
 
-def train_swa(recipe: dict, *, report_epochs=(), cache=None, device=None, progress: bool | None = None):
+def train_swa(recipe: Recipe, *, report_epochs=(), cache=None, device=None, progress: bool | None = None):
     """Train (or load from the cache) an SWA run or its SGD baseline, tracking test accuracy every epoch.
 
     The SWA model's BN statistics are recomputed with a full pass over the augmented training set
@@ -161,24 +161,21 @@ def train_swa(recipe: dict, *, report_epochs=(), cache=None, device=None, progre
     """
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
-    report = sorted(set(int(e) for e in report_epochs) | {recipe["epochs"]})
-    key = dict(recipe, report_epochs=report)
+    report = sorted(set(int(e) for e in report_epochs) | {recipe.epochs})
+    key = {**recipe.as_dict(), "report_epochs": report}
 
     def build():
         model = build_from_recipe(recipe).to(device)
-        data = training_set(recipe["data"])
-        loader = BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
-                             drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
-        bn_loader = BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
-                                seed=recipe["seed"] + 12345, device=device)
-        collector = SWACollector(recipe["schedule_kw"]["swa_start"], keep_iterates=True) \
-            if recipe["schedule"] == "swa" else None
+        loader = training_loader(recipe)
+        bn_loader = training_loader(recipe, recipe.seed + 12345, device=device, drop_last=False)
+        collector = SWACollector(recipe.schedule_kw["swa_start"], keep_iterates=True) \
+            if recipe.schedule == "swa" else None
         tracker = _Tracker(collector, _test_set(recipe), bn_loader, None, report)
-        schedule = make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"], **recipe["schedule_kw"])
-        fit(model, loader, epochs=recipe["epochs"], optimizer=recipe["optimizer"], lr_schedule=schedule,
-            weight_decay=recipe["weight_decay"], seed=recipe["seed"], label_smoothing=recipe["label_smoothing"],
+        schedule = make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr, **recipe.schedule_kw)
+        fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer, lr_schedule=schedule,
+            weight_decay=recipe.weight_decay, seed=recipe.seed, label_smoothing=recipe.label_smoothing,
             callbacks=[c for c in (collector, tracker) if c is not None], device=device, progress=progress,
-            desc=f"{recipe['schedule']} seed {recipe['seed']}")
+            desc=f"{recipe.schedule} seed {recipe.seed}")
         states = {f"{name}/{k}": v.detach().cpu() for name, st in tracker.snapshots.items() for k, v in st.items()}
         swa_epochs = collector.epochs if collector is not None else []
         if collector is not None:
@@ -195,5 +192,5 @@ def train_swa(recipe: dict, *, report_epochs=(), cache=None, device=None, progre
 
 
 def _test_set(recipe):
-    d = recipe["data"]
-    return cifar10_splits(d["n_train"], d["n_val"], d["n_test"], d.get("seed", 0))[2]
+    d = recipe.data
+    return cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)[2]

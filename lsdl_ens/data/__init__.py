@@ -1,21 +1,23 @@
 """CIFAR-10 in memory: loading, splits (the course's, by sizes or run profile, and the transfer split), batching with
 augmentation (and the strengths a recipe may name), and CIFAR-10-C style corruptions."""
 
-from .cifar import DataNotFoundError, load_cifar10
+from .cifar import DataNotFoundError, cifar10_source_kind, load_cifar10
 from .cifar_sources import DataSourceError
-from .course_sets import (AUGMENT_STRENGTHS, augmentation_kwargs, cifar10_splits, profile_data, profile_transfer,
-                          training_set, transfer_data)
+from .course_sets import (AUGMENT_STRENGTHS, augmentation_kwargs, check_data_source, cifar10_splits, profile_data,
+                          profile_transfer, training_set, transfer_data)
 from .dataset import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, ImageSet
 from .loader import BatchLoader, as_loader, random_crop_flip
 from .splits import (SOURCE_CLASSES, TARGET_CLASSES, TransferSplit, balanced_subset, train_val_split,
                      transfer_split)
 
 __all__ = [
-    "AUGMENT_STRENGTHS", "augmentation_kwargs", "cifar10_splits", "profile_data", "profile_transfer", "training_set",
+    "AUGMENT_STRENGTHS", "augmentation_kwargs", "check_data_source", "cifar10_splits", "profile_data",
+    "profile_transfer", "training_set",
     "transfer_data",
     "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CORRUPTIONS", "BatchLoader", "DataNotFoundError",
     "DataSourceError", "ImageSet", "SOURCE_CLASSES", "TARGET_CLASSES", "TransferSplit", "as_loader",
-    "balanced_subset", "corrupt", "load_cifar10", "random_crop_flip", "train_val_split", "transfer_split",
+    "balanced_subset", "cifar10_source_kind", "corrupt", "load_cifar10", "random_crop_flip", "train_val_split",
+    "transfer_split",
 ]
 
 

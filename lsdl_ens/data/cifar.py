@@ -78,6 +78,17 @@ def load_cifar10(root: str | os.PathLike | None = None, *, download: bool = True
     return train, test
 
 
+def cifar10_source_kind(root: str | os.PathLike | None = None) -> str:
+    """The kind of CIFAR-10 copy `load_cifar10(root)` reads: ``"cifar10-jpeg"`` (the course's JPEG archive or its
+    extracted tree: JPEG-compressed images) or ``"torchvision"`` (``cifar-10-batches-py``: raw pixels; also what a
+    download brings). Recipes name it in their data spec, so runs on the two kinds never share cache entries.
+    Looks only at file names (no decoding)."""
+    source = _find_source(root)
+    if source is not None and source.name != TORCHVISION_DIR:
+        return "cifar10-jpeg"
+    return "torchvision"
+
+
 def _candidate_roots(root) -> list[Path]:
     if root is not None:
         return [Path(root).expanduser()]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .cifar import load_cifar10
+from .cifar import cifar10_source_kind, load_cifar10
 from .dataset import ImageSet
 from .splits import balanced_subset, train_val_split, transfer_split
 
-__all__ = ["cifar10_splits", "transfer_data", "profile_data", "profile_transfer", "training_set",
+__all__ = ["cifar10_splits", "transfer_data", "profile_data", "profile_transfer", "check_data_source", "training_set",
            "AUGMENT_STRENGTHS", "augmentation_kwargs"]
 
 
@@ -48,16 +48,28 @@ def profile_transfer(profile):
     return transfer_data(profile.n_source, profile.n_target, profile.n_target, profile.n_test)
 
 
-def training_set(data: dict) -> ImageSet:
-    """The training set a recipe's `data` entry names (``name``: cifar10, source or target, with its sizes)."""
-    kind = data["name"]
-    if kind == "cifar10":
-        return cifar10_splits(data["n_train"], data["n_val"], data["n_test"], data.get("seed", 0))[0]
-    if kind in ("source", "target"):
-        split = transfer_data(data["n_source"], data["n_target"], data["n_target_val"], data["n_test"],
-                              data.get("seed", 0))
-        return split.source_train if kind == "source" else split.target_train
-    raise ValueError(f"unknown data name {kind!r} in recipe; valid: cifar10, source, target")
+def check_data_source(data):
+    """Raise unless the CIFAR-10 copy `load_cifar10` reads is of the kind a recipe's data spec
+    (`lsdl_ens.recipe_types.DataSpec`) names in ``source``, so that a run on one kind is never cached under a
+    recipe of the other; returns `data`."""
+    found = cifar10_source_kind()
+    if data.source != found:
+        raise ValueError(f"the recipe's data.source is {data.source!r} but the CIFAR-10 copy found (LSDL_DATA or the "
+                         f"cache) is {found!r}; build the recipe again (standard_recipe(...) names the copy found) "
+                         f"or point LSDL_DATA at a {data.source} copy")
+    return data
+
+
+def training_set(data) -> ImageSet:
+    """The training set a recipe's data spec (`lsdl_ens.recipe_types.DataSpec`: ``name`` cifar10, source or target,
+    its sizes, seed and source) names, after `check_data_source`."""
+    if not all(hasattr(data, a) for a in ("name", "source", "seed")):
+        raise TypeError(f"data must be a DataSpec (a recipe's .data), got {type(data).__name__}")
+    check_data_source(data)
+    if data.name == "cifar10":
+        return cifar10_splits(data.n_train, data.n_val, data.n_test, data.seed)[0]
+    split = transfer_data(data.n_source, data.n_target, data.n_target_val, data.n_test, data.seed)
+    return split.source_train if data.name == "source" else split.target_train
 
 
 #: Augmentation strengths a recipe's ``augment`` field may name (``True`` = "standard", ``False`` = "none"):

@@ -26,19 +26,21 @@ Note:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from .. import checks
 from ..profiles import REFERENCE_TEMPERATURE, Profile, get_profile
-from ..recipes import build_from_recipe, standard_recipe
+from ..recipe_types import Recipe, TypedRecipe
+from ..recipes import build_from_recipe, standard_recipe, training_loader
 from ..schedules import sse_lr
 from ..train import cross_entropy_step, default_device, fit
-from .snapshot_runs import SnapshotRun, base_loader, cached_snapshot_run
+from .snapshot_runs import SnapshotRun, cached_snapshot_run
 from .snapshots import SnapshotCollector
 
 __all__ = ["CyclicalSGLD", "csgld_lr", "cycle_position", "csgld_sample_iterations", "run_csgld", "csgld_recipe",
-           "train_csgld", "REFERENCE_TEMPERATURE"]
+           "train_csgld", "CSGLDRecipe", "REFERENCE_TEMPERATURE"]
 
 class CyclicalSGLD(torch.optim.Optimizer):
     """SGD without momentum that adds Langevin noise while ``.sampling`` is True.
@@ -166,28 +168,53 @@ def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: f
     return collector, opt
 
 
-def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 1, **overrides) -> dict:
+@dataclass(frozen=True)
+class CSGLDRecipe(TypedRecipe):
+    """cSGLD on the standard setting ``base`` for ``budget`` B: ``n_cycles`` cycles with step size ``lr_0`` at
+    their start, Langevin noise for the fraction of each cycle at or above ``beta``, ``samples_per_cycle`` samples
+    at its end, posterior ``temperature``."""
+
+    base: Recipe
+    budget: int
+    n_cycles: int
+    lr_0: float
+    beta: float
+    samples_per_cycle: int
+    temperature: float
+
+    def __post_init__(self):
+        if not isinstance(self.base, Recipe):
+            raise TypeError(f"base must be a Recipe (standard_recipe(profile, seed)), got {type(self.base).__name__}")
+        checks.positive_int("budget", self.budget, "pass the budget in units of the standard run, e.g. 1")
+        checks.positive_int("n_cycles", self.n_cycles)
+        checks.positive_float("lr_0", self.lr_0)
+        checks.number("beta", self.beta, low=0.0, high=1.0)
+        checks.positive_int("samples_per_cycle", self.samples_per_cycle)
+        checks.positive_float("temperature", self.temperature)
+
+
+def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 1,
+                 **overrides) -> CSGLDRecipe:
     """Recipe of a cSGLD run of `budget` B on the profile's standard setting (sizes: the profile's ``csgld``)."""
     checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 1")
     p = get_profile(profile)
     s = p.csgld
-    recipe = {"method": "csgld", "base": standard_recipe(p, seed), "budget": budget,
-              "n_cycles": s.cycles * budget, "lr_0": s.lr_factor * p.lr, "beta": s.beta,
-              "samples_per_cycle": s.samples_per_cycle, "temperature": s.temperature}
-    recipe.update(overrides)
-    return recipe
+    recipe = CSGLDRecipe(base=standard_recipe(p, seed), budget=budget, n_cycles=s.cycles * budget,
+                         lr_0=s.lr_factor * p.lr, beta=s.beta, samples_per_cycle=s.samples_per_cycle,
+                         temperature=s.temperature)
+    return recipe.replace(**overrides) if overrides else recipe
 
 
-def train_csgld(recipe: dict, *, device=None, progress=None) -> SnapshotRun:
+def train_csgld(recipe: CSGLDRecipe, *, device=None, progress=None) -> SnapshotRun:
     """The cached cSGLD run of `recipe`: its samples as a `SnapshotRun`."""
-    base = recipe["base"]
-    loader = base_loader(base, base["seed"])
+    base = recipe.base
+    loader = training_loader(base, base.seed)
 
     def collect():
         model = build_from_recipe(base).to(device or default_device())
-        col, _ = run_csgld(model, loader, epochs=base["epochs"] * recipe["budget"], n_cycles=recipe["n_cycles"],
-                           lr_0=recipe["lr_0"], beta=recipe["beta"], samples_per_cycle=recipe["samples_per_cycle"],
-                           temperature=recipe["temperature"], weight_decay=base["weight_decay"], seed=base["seed"],
+        col, _ = run_csgld(model, loader, epochs=base.epochs * recipe.budget, n_cycles=recipe.n_cycles,
+                           lr_0=recipe.lr_0, beta=recipe.beta, samples_per_cycle=recipe.samples_per_cycle,
+                           temperature=recipe.temperature, weight_decay=base.weight_decay, seed=base.seed,
                            progress=progress)
         return col
 

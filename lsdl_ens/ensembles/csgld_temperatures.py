@@ -50,8 +50,8 @@ def csgld_temperatures(profile: Profile | str | None = None, seed: int = 0, budg
         run = train_csgld(recipe)
         probs = torch.stack([predict_logits(load_state(template, s), test_set).softmax(-1) for s in run.states])
         ensemble = probs.mean(0)
-        out[name] = {"temperature": float(recipe["temperature"]),
-                     "noise_std": math.sqrt(2.0 * float(run.lrs[0]) * recipe["temperature"] / len(train_set)),
+        out[name] = {"temperature": float(recipe.temperature),
+                     "noise_std": math.sqrt(2.0 * float(run.lrs[0]) * recipe.temperature / len(train_set)),
                      "samples": len(run),
                      "sample_accuracy": [100 * metrics.accuracy(q, labels) for q in probs],
                      "accuracy": 100 * metrics.accuracy(ensemble, labels), "nll": metrics.nll(ensemble, labels),

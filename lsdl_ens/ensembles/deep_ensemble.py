@@ -15,7 +15,7 @@ References:
     ``ens/ens-de.py``) and torch-uncertainty ``models/wrappers/deep_ensembles.py`` (probabilities averaged).
 
 Note:
-    Member i of a recipe uses seed ``recipe["seed"] + i`` (of a profile: seed i), so members 0 and 1 of the
+    Member i of a recipe uses seed ``recipe.seed + i`` (of a profile: seed i), so members 0 and 1 of the
     profile are exactly the two standard runs of the first chapter. Adversarial training (optional in the paper) is
     left out.
 """
@@ -30,6 +30,7 @@ from torch import nn
 
 from .. import checks
 from ..profiles import Profile
+from ..recipe_types import Recipe
 from ..recipes import standard_recipe, train
 from ..train import evaluate, predict_logits
 
@@ -73,39 +74,40 @@ class DeepEnsemble(nn.Module):
         return evaluate(list(self.members), data, **kw)
 
 
-def member_recipe(profile_or_recipe: Profile | str | dict | None, index: int) -> dict:
+def member_recipe(profile_or_recipe: Profile | str | Recipe | None, index: int) -> Recipe:
     """The recipe of member `index`: the profile's standard recipe with seed `index`, or `recipe` with seed
-    ``recipe["seed"] + index``."""
+    ``recipe.seed + index``."""
     index = checks.nonneg_int("index", index, "pass the member number (0, 1, ...)")
     if isinstance(profile_or_recipe, dict):
-        if "seed" not in profile_or_recipe:
-            raise ValueError("profile_or_recipe is a dict without 'seed'; pass a recipe from lsdl_ens.recipes")
-        return {**profile_or_recipe, "seed": profile_or_recipe["seed"] + index}
+        raise TypeError("profile_or_recipe is a dict; pass a Recipe (e.g. lsdl_ens.recipes.standard_recipe(profile)) "
+                        "or a profile")
+    if isinstance(profile_or_recipe, Recipe):
+        return profile_or_recipe.replace(seed=profile_or_recipe.seed + index)
     return standard_recipe(profile_or_recipe, seed=index)
 
 
-def train_member(profile_or_recipe: Profile | str | dict | None, index: int, *, device=None,
+def train_member(profile_or_recipe: Profile | str | Recipe | None, index: int, *, device=None,
                  progress: bool | None = None) -> nn.Module:
     """Train (or read from the cache) member `index` of a deep ensemble; returns the network.
 
     Args:
-        profile_or_recipe: a profile (object or name; None = the current one) for its standard recipe, or a recipe
-            dict from `lsdl_ens.recipes`.
+        profile_or_recipe: a profile (object or name; None = the current one) for its standard recipe, or a
+            `Recipe` from `lsdl_ens.recipes`.
         index: member number, from 0; it sets the seed (initialisation, data order, augmentation).
     """
     model, _ = train(member_recipe(profile_or_recipe, index), device=device, progress=progress)
     return model
 
 
-def train_deep_ensemble(profile_or_recipe: Profile | str | dict | None = None, n_members: int | None = None, *,
+def train_deep_ensemble(profile_or_recipe: Profile | str | Recipe | None = None, n_members: int | None = None, *,
                         device=None, progress: bool | None = None) -> DeepEnsemble:
     """A `DeepEnsemble` of members 0 .. n_members-1 (default: the profile's ``ensemble_size``), each trained with
     `train_member` (cached, so members trained elsewhere are only read)."""
     if n_members is None:
         from ..profiles import get_profile
 
-        if isinstance(profile_or_recipe, dict):
-            raise ValueError("n_members is required when a recipe dict is given")
+        if isinstance(profile_or_recipe, Recipe):
+            raise ValueError("n_members is required when a recipe is given")
         p = profile_or_recipe if isinstance(profile_or_recipe, Profile) else get_profile(profile_or_recipe)
         n_members = p.ensemble_size
     n_members = checks.positive_int("n_members", n_members, "pass the number of members, e.g. 5")

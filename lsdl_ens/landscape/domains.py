@@ -20,11 +20,12 @@ from __future__ import annotations
 import torch
 
 from ..cache import default_cache
-from ..data import BatchLoader, ImageSet, augmentation_kwargs, balanced_subset, corrupt, profile_transfer
+from ..data import ImageSet, balanced_subset, corrupt, profile_transfer
 from ..models import replace_head
 from ..profiles import Profile, get_profile
+from ..recipe_types import Recipe
 from ..recipes import (build_from_recipe, finetune_recipe, fit_linear_probe, load_state, pretrain_recipe,
-                       standard_recipe, train)
+                       standard_recipe, train, training_loader)
 from ..schedules import make_schedule
 from ..train import default_device, fit
 from .experiments import transfer_models
@@ -50,29 +51,27 @@ def domain_sets(profile: Profile | str | None = None, domain: str = "target") ->
 
 
 def _recipes(p: Profile, seeds) -> dict:
-    target = finetune_recipe(p)["data"]  # the random-init models learn the same target data, longer
+    target = finetune_recipe(p).data  # the random-init models learn the same target data, longer
     return {"P-T": [finetune_recipe(p, seed=s) for s in seeds],
             "RI-T": [standard_recipe(p, s, num_classes=5, data=target, epochs=p.landscape.ri_epochs) for s in seeds]}
 
 
-def _train_on(recipe: dict, kind: str, domain: str, p: Profile, data: ImageSet) -> torch.nn.Module:
+def _train_on(recipe: Recipe, kind: str, domain: str, p: Profile, data: ImageSet) -> torch.nn.Module:
     """The model of `recipe` trained on `data` (the domain's images) instead of the recipe's own data, cached."""
     device = default_device()
     key = {"recipe": recipe, "domain": domain, "severity": p.landscape.domain_severity}
 
     def build():
         if kind == "P-T":
-            model, _ = train(recipe["init"]["recipe"], device=device)
-            replace_head(model, recipe["num_classes"], seed=recipe["seed"])
+            model, _ = train(recipe.init.recipe, device=device)
+            replace_head(model, recipe.num_classes, seed=recipe.seed)
             fit_linear_probe(model, data, device=device)
         else:
             model = build_from_recipe(recipe).to(device)
-        loader = BatchLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
-                             drop_last=len(data) > recipe["batch_size"], seed=recipe["seed"])
-        fit(model, loader, epochs=recipe["epochs"], optimizer=recipe["optimizer"],
-            lr_schedule=make_schedule(recipe["schedule"], epochs=recipe["epochs"], lr=recipe["lr"],
-                                      **recipe["schedule_kw"]),
-            weight_decay=recipe["weight_decay"], seed=recipe["seed"], label_smoothing=recipe["label_smoothing"],
+        loader = training_loader(recipe, images=data)
+        fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer,
+            lr_schedule=make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr, **recipe.schedule_kw),
+            weight_decay=recipe.weight_decay, seed=recipe.seed, label_smoothing=recipe.label_smoothing,
             device=device, desc=f"{kind} on {domain}")
         return model.state_dict(), {}
 

@@ -9,12 +9,15 @@ chapter imports one module.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 
+from .. import checks
 from ..cache import default_cache
 from ..data import balanced_subset, profile_transfer, training_set
 from ..profiles import Profile, get_profile
+from ..recipe_types import Recipe, TypedRecipe
 from ..recipes import finetune_recipe, pretrain_recipe, standard_recipe, train
 from ..state import parameter_keys
 from .curves import CurveModel, evaluate_curve, train_curve
@@ -24,45 +27,71 @@ from .similarity import stage_similarity
 from .spawning import spawn_experiment
 
 __all__ = [
-    "landscape_data", "curve_recipe", "trained_curve", "curve_results",
+    "landscape_data", "CurveRecipe", "curve_recipe", "trained_curve", "curve_results",
     "segment_results", "plane_results", "spawn_experiment", "transfer_models", "transfer_lmc",
     "similarity_tables",
 ]
 
 
 # ----------------------------------------------------------------------------------------------- curves
+@dataclass(frozen=True)
+class CurveRecipe(TypedRecipe):
+    """A trained curve (``kind`` "bezier" or "polychain" with ``n_bends`` bends) between the networks of the
+    recipes ``start`` and ``end``: epochs, peak LR, weight decay on w(t), batch size, seed; ``profile`` names the
+    profile it was made for."""
+
+    profile: str
+    start: Recipe
+    end: Recipe
+    kind: str
+    n_bends: int
+    epochs: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+    seed: int
+
+    def __post_init__(self):
+        if not isinstance(self.start, Recipe) or not isinstance(self.end, Recipe):
+            raise TypeError("start and end must be Recipes (standard_recipe(profile, seed))")
+        if self.kind not in ("bezier", "polychain"):
+            raise ValueError(f"kind must be 'bezier' or 'polychain'; got {self.kind!r}")
+        checks.positive_int("n_bends", self.n_bends)
+        checks.nonneg_int("epochs", self.epochs)
+        checks.positive_float("lr", self.lr)
+        checks.nonneg_float("weight_decay", self.weight_decay)
+        checks.positive_int("batch_size", self.batch_size)
+        checks.nonneg_int("seed", self.seed)
+
+
 def curve_recipe(profile=None, kind: str = "bezier", seeds=(0, 1), n_bends: int = 1, seed: int = 0,
-                 **overrides) -> dict:
+                 **overrides) -> CurveRecipe:
     """Recipe of a curve between the standard models of `seeds` (Garipov et al.: lr constant for half the epochs,
     then linear to 1%; wd on w(t); ends fixed; one t per batch). Defaults: the profile's `curve_epochs`,
     standard lr and weight decay (the reference uses about 0.3x the endpoint lr but 20-50x more epochs)."""
     p = get_profile(profile)
     if kind not in ("bezier", "polychain"):
         raise ValueError(f"kind must be 'bezier' or 'polychain'; got {kind!r}")
-    recipe = {"profile": p.name, "start": standard_recipe(p, seeds[0]), "end": standard_recipe(p, seeds[1]),
-              "kind": kind, "n_bends": n_bends, "epochs": p.curve_epochs, "lr": p.lr, "weight_decay": p.weight_decay,
-              "batch_size": p.batch_size, "seed": seed}
-    unknown = sorted(set(overrides) - set(recipe))
-    if unknown:
-        raise ValueError(f"unknown curve recipe field(s) {unknown}; valid: {sorted(recipe)}")
-    recipe.update(overrides)
-    return recipe
+    recipe = CurveRecipe(profile=p.name, start=standard_recipe(p, seeds[0]), end=standard_recipe(p, seeds[1]),
+                         kind=kind, n_bends=n_bends, epochs=p.curve_epochs, lr=p.lr, weight_decay=p.weight_decay,
+                         batch_size=p.batch_size, seed=seed)
+    return recipe.replace(**overrides) if overrides else recipe
 
 
-def trained_curve(recipe: dict, progress: bool | None = None) -> tuple[CurveModel, dict]:
+def trained_curve(recipe: CurveRecipe, progress: bool | None = None) -> tuple[CurveModel, dict]:
     """The trained `CurveModel` of a `curve_recipe` (cached under kind "curve") and its training history."""
-    model_a, _ = train(recipe["start"], progress=progress)
-    model_b, _ = train(recipe["end"], progress=progress)
+    model_a, _ = train(recipe.start, progress=progress)
+    model_b, _ = train(recipe.end, progress=progress)
 
     def make():
-        return CurveModel(model_a, model_a.state_dict(), model_b.state_dict(), kind=recipe["kind"],
-                          n_bends=recipe["n_bends"], seed=recipe["seed"])
+        return CurveModel(model_a, model_a.state_dict(), model_b.state_dict(), kind=recipe.kind,
+                          n_bends=recipe.n_bends, seed=recipe.seed)
 
     def build():
         curve = make()
-        history = train_curve(curve, training_set(recipe["start"]["data"]), epochs=recipe["epochs"],
-                              lr=recipe["lr"], weight_decay=recipe["weight_decay"], seed=recipe["seed"],
-                              batch_size=recipe["batch_size"], progress=progress)
+        history = train_curve(curve, training_set(recipe.start.data), epochs=recipe.epochs,
+                              lr=recipe.lr, weight_decay=recipe.weight_decay, seed=recipe.seed,
+                              batch_size=recipe.batch_size, progress=progress)
         return curve.state_dict(), {"history": history}
 
     state, extra = default_cache().get_or_create("curve", recipe, build)
@@ -71,7 +100,7 @@ def trained_curve(recipe: dict, progress: bool | None = None) -> tuple[CurveMode
     return curve, extra["history"]
 
 
-def curve_results(recipe: dict, n_points: int | None = None, *, profile: Profile) -> dict:
+def curve_results(recipe: CurveRecipe, n_points: int | None = None, *, profile: Profile) -> dict:
     """Test and train loss/error along a trained curve at `n_points` t's (default: the profile's
     ``landscape.n_curve_points``; 61 in the reference), BN recomputed per t; cached. Train loss excludes the L2
     term. `profile` is the resolved profile the recipe was made with (its evaluation sizes)."""
@@ -144,9 +173,9 @@ def plane_results(profile=None, third: str = "seed2", grid: int | None = None) -
 
 
 # ----------------------------------------------------------------------------------------------- transfer
-def _random_init_recipe(p: Profile, seed: int) -> dict:
+def _random_init_recipe(p: Profile, seed: int) -> Recipe:
     """Training from random init on the labelled target classes (same data as fine-tuning, longer schedule)."""
-    target = finetune_recipe(p)["data"]
+    target = finetune_recipe(p).data
     return standard_recipe(p, seed, num_classes=5, data=target, epochs=p.landscape.ri_epochs)
 
 

@@ -29,6 +29,7 @@ import torch
 from ..cache import default_cache
 from ..data import BatchLoader, ImageSet, balanced_subset, profile_data, profile_transfer
 from ..profiles import Profile, get_profile
+from ..recipe_types import Recipe
 from ..recipes import load_state, train
 from ..train import default_device
 from .linear import linear_path
@@ -83,13 +84,16 @@ def protocol_key(p: Profile, domain: str = "cifar10") -> dict:
             "n_bn_batches": p.n_bn_batches, "batch_size": p.batch_size}
 
 
-def pair_path(p: Profile, recipe_a: dict, recipe_b: dict, n_alphas: int, domain: str = "cifar10",
-               states=None) -> dict:
+def pair_path(p: Profile, recipe_a: Recipe, recipe_b: Recipe, n_alphas: int, domain: str = "cifar10",
+              states=None, tags=None) -> dict:
     """Cached linear path (test and train loss/error) between two recipes' models.
 
-    With `states` = (state_a, state_b), the recipes only name the states (and give the architecture)."""
+    With `states` = (state_a, state_b), the recipes give the architecture and, with `tags` (two JSON values added
+    to the cache key), name the states."""
     key = {"a": recipe_a, "b": recipe_b, "n_alphas": n_alphas, "protocol": protocol_key(p, domain),
            "given_states": states is not None}
+    if tags is not None:
+        key["tags"] = list(tags)
 
     def build():
         data = landscape_data(p, domain)

@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from ..cache import default_cache
-from ..data import BatchLoader, augmentation_kwargs, training_set
+from ..data import BatchLoader
 from ..profiles import get_profile
-from ..recipes import build_from_recipe, standard_recipe
+from ..recipe_types import Recipe
+from ..recipes import build_from_recipe, standard_recipe, training_loader
 from ..schedules import cosine_lr
 from ..train import Callback, default_device, fit, make_optimizer
 from .linear import barrier
@@ -39,14 +40,12 @@ class OffsetLoader(BatchLoader):
         return super().iterate(epoch=epoch + self.offset, seed=seed)
 
 
-def _loader(recipe: dict, seed: int, offset: int) -> OffsetLoader:
-    data = training_set(recipe["data"])
-    return OffsetLoader(data, recipe["batch_size"], shuffle=True, **augmentation_kwargs(recipe["augment"]),
-                         drop_last=len(data) > recipe["batch_size"], seed=seed, offset=offset)
+def _loader(recipe: Recipe, seed: int, offset: int) -> OffsetLoader:
+    return training_loader(recipe, seed, loader_class=OffsetLoader, offset=offset)
 
 
-def _schedule(recipe: dict, offset: int):
-    return lambda s: cosine_lr(s.epoch_float + offset, recipe["epochs"], recipe["lr"])
+def _schedule(recipe: Recipe, offset: int):
+    return lambda s: cosine_lr(s.epoch_float + offset, recipe.epochs, recipe.lr)
 
 
 class _Snapshots(Callback):
@@ -86,36 +85,36 @@ def _parent_checkpoint(flat: dict, k: int, model: nn.Module, optimizer: torch.op
             optimizer.state[q]["momentum_buffer"] = flat[key].to(q.device, copy=True)
 
 
-def spawn_parent(recipe: dict, spawn_epochs) -> dict:
+def spawn_parent(recipe: Recipe, spawn_epochs) -> dict:
     """Train the standard recipe once, keeping model + momentum at each spawn epoch and at the end (cached, kind
     "spawn_parent"): a flat dict with entries ``"{k}.model.{name}"`` and ``"{k}.momentum.{i}"`` per epoch k."""
-    key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe["epochs"]})}
+    key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe.epochs})}
 
     def build():
         device = default_device()  # the device of lsdl_ens.recipes.train, so the parent is the standard run
         model = build_from_recipe(recipe).to(device)
-        optimizer = make_optimizer("sgd", model, recipe["lr"], recipe["weight_decay"])
+        optimizer = make_optimizer("sgd", model, recipe.lr, recipe.weight_decay)
         snaps = _Snapshots(key["spawn_epochs"])
-        fit(model, _loader(recipe, recipe["seed"], 0), epochs=recipe["epochs"], optimizer=optimizer,
-            lr_schedule=_schedule(recipe, 0), seed=recipe["seed"], callbacks=[snaps], device=device,
+        fit(model, _loader(recipe, recipe.seed, 0), epochs=recipe.epochs, optimizer=optimizer,
+            lr_schedule=_schedule(recipe, 0), seed=recipe.seed, callbacks=[snaps], device=device,
             desc="spawn parent")
         return _flatten_payload(snaps.saved), {}
 
     return default_cache().get_or_create("spawn_parent", key, build)[0]
 
 
-def spawn_child(recipe: dict, spawn_epochs, k: int, child_seed: int) -> dict:
+def spawn_child(recipe: Recipe, spawn_epochs, k: int, child_seed: int) -> dict:
     """The state of a child continuing the parent from epoch k with data-order seed `child_seed` (cached)."""
-    key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe["epochs"]}), "k": k,
+    key = {"recipe": recipe, "spawn_epochs": sorted(set(spawn_epochs) | {recipe.epochs}), "k": k,
            "child_seed": child_seed}
 
     def build():
         parent = spawn_parent(recipe, spawn_epochs)
         device = default_device()
         model = build_from_recipe(recipe).to(device)
-        optimizer = make_optimizer("sgd", model, recipe["lr"], recipe["weight_decay"])
+        optimizer = make_optimizer("sgd", model, recipe.lr, recipe.weight_decay)
         _parent_checkpoint(parent, k, model, optimizer)
-        fit(model, _loader(recipe, child_seed, k), epochs=recipe["epochs"] - k, optimizer=optimizer,
+        fit(model, _loader(recipe, child_seed, k), epochs=recipe.epochs - k, optimizer=optimizer,
             lr_schedule=_schedule(recipe, k), seed=child_seed, device=device, desc=f"child spawned at {k}")
         return model.state_dict(), {}
 
@@ -145,14 +144,14 @@ def spawn_experiment(profile=None, spawn_epochs=None, seed: int = 0, child_seed:
     n_alphas = n_alphas or sizes.n_spawn_alphas
     recipe = standard_recipe(p, seed)
     parent = spawn_parent(recipe, spawn_epochs)
-    end = recipe["epochs"]
+    end = recipe.epochs
     state_a = {name[len(f"{end}.model."):]: v for name, v in parent.items() if name.startswith(f"{end}.model.")}
     paths = {}
     for k in spawn_epochs:
         state_b = spawn_child(recipe, spawn_epochs, k, child_seed)
-        named_a = dict(recipe, spawn={"parent_end": True, "spawn_epochs": sorted(spawn_epochs)})
-        named_b = dict(recipe, spawn={"k": k, "child_seed": child_seed, "spawn_epochs": sorted(spawn_epochs)})
-        paths[k] = pair_path(p, named_a, named_b, n_alphas, states=(state_a, state_b))
+        tags = ({"parent_end": True, "spawn_epochs": sorted(spawn_epochs)},
+                {"k": k, "child_seed": child_seed, "spawn_epochs": sorted(spawn_epochs)})
+        paths[k] = pair_path(p, recipe, recipe, n_alphas, states=(state_a, state_b), tags=tags)
     independent = pair_path(p, standard_recipe(p, seed), standard_recipe(p, seed + 1), n_alphas)
     return {
         "spawn_epochs": list(spawn_epochs), "paths": paths, "independent": independent,

@@ -22,52 +22,85 @@ Sizes: the profile's ``optim`` section (n_train, a class-balanced subset of its 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader, cifar10_splits
+from ..data import BatchLoader, check_data_source, cifar10_splits
 from ..data.splits import balanced_subset
 from ..models import build_model
 from ..profiles import Profile, get_profile
-from ..recipes import check_recipe
+from ..recipe_types import DataSpec, TypedRecipe
+from ..recipes import check_recipe, cifar10_data
 from ..schedules import make_schedule
 from ..state import average
 from ..train import Callback, default_device, evaluate, fit
 from .lookahead import Lookahead
 from .lookaround import Lookaround, multiview_step
 
-__all__ = ["METHODS", "optimizer_recipe", "train_optimizer", "evaluation_weights",
+__all__ = ["METHODS", "OptimizerRecipe", "optimizer_recipe", "train_optimizer", "evaluation_weights",
            "lookahead_plane"]
 
 METHODS = ("sgd", "lookahead", "lookaround", "swa")
 
 
-def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
-    """The recipe of one matched-compute run (JSON dict)."""
+@dataclass(frozen=True)
+class OptimizerRecipe(TypedRecipe):
+    """One matched-compute run: ``method`` (one of `METHODS`) on ``n_train`` images (a class-balanced subset of the
+    ``data`` split; None: all of it) with ``views`` augmented views per batch, SGD momentum, Lookahead/Lookaround's
+    ``k`` and ``alpha``, SWA's ``swa_start`` (1-based epoch) and ``swa_lr``, and ``n_eval_train`` training images for
+    the per-epoch train metrics. Checked when built; `replace` changes fields."""
+
+    method: str
+    model: str
+    n_train: int | None
+    data: DataSpec
+    epochs: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    views: int
+    k: int
+    alpha: float
+    swa_start: int
+    swa_lr: float
+    n_eval_train: int
+    seed: int
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+        if not isinstance(self.data, DataSpec):
+            raise TypeError(f"data must be a DataSpec, got {self.data!r}")
+        check_recipe({k: getattr(self, k) for k in ("model", "epochs", "lr", "weight_decay", "batch_size", "seed")})
+        if self.n_train is not None:
+            checks.positive_int("n_train", self.n_train)
+        checks.positive_int("views", self.views)
+        checks.positive_int("k", self.k)
+        checks.number("alpha", self.alpha, low=0.0, high=1.0, low_open=True)
+        checks.nonneg_float("momentum", self.momentum)
+        checks.positive_int("swa_start", self.swa_start)
+        checks.nonneg_float("swa_lr", self.swa_lr)
+        checks.positive_int("n_eval_train", self.n_eval_train)
+
+
+def optimizer_recipe(method: str, profile: Profile | str | None = None, seed: int = 0,
+                     **overrides) -> OptimizerRecipe:
+    """The recipe of one matched-compute run on the profile's ``optim`` sizes; `overrides` replace fields
+    (unknown ones raise ValueError)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     p = get_profile(profile)
     epochs = p.optim.epochs
-    recipe = {"method": method, "model": p.model, "n_train": p.optim.n_train,
-              "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test}, "epochs": epochs,
-              "lr": p.lr, "momentum": 0.9, "weight_decay": p.weight_decay, "batch_size": p.batch_size, "views": 3,
-              "k": 5, "alpha": 0.5, "swa_start": max(1, round(2 * epochs / 3)), "swa_lr": p.lr / 5,
-              "n_eval_train": 2000, "seed": seed}
-    unknown = sorted(set(overrides) - set(recipe))
-    if unknown:
-        raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
-    recipe.update(overrides)
-    check_recipe({k: recipe[k] for k in ("model", "epochs", "lr", "weight_decay", "batch_size", "seed")})
-    checks.positive_int("views", recipe["views"])
-    checks.positive_int("k", recipe["k"])
-    checks.number("alpha", recipe["alpha"], low=0.0, high=1.0, low_open=True)
-    checks.nonneg_float("momentum", recipe["momentum"])
-    checks.positive_int("swa_start", recipe["swa_start"])
-    checks.nonneg_float("swa_lr", recipe["swa_lr"])
-    return recipe
+    recipe = OptimizerRecipe(method=method, model=p.model, n_train=p.optim.n_train, data=cifar10_data(p),
+                             epochs=epochs, lr=p.lr, momentum=0.9, weight_decay=p.weight_decay,
+                             batch_size=p.batch_size, views=3, k=5, alpha=0.5, swa_start=max(1, round(2 * epochs / 3)),
+                             swa_lr=p.lr / 5, n_eval_train=2000, seed=seed)
+    return recipe.replace(**overrides) if overrides else recipe
 
 
 @contextlib.contextmanager
@@ -101,7 +134,7 @@ class _Recorder(Callback):
 
     def on_epoch_end(self, model, optimizer, step, history):
         epoch = step.epoch + 1
-        if self.recipe["method"] == "swa" and epoch >= self.recipe["swa_start"]:
+        if self.recipe.method == "swa" and epoch >= self.recipe.swa_start:
             self.swa_states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         with evaluation_weights(model, optimizer, self.swa_state(), self.bn_batches):
             te, tr = evaluate(model, self.test), evaluate(model, self.train_eval)
@@ -110,45 +143,45 @@ class _Recorder(Callback):
 
 
 def _optimizer(recipe, model):
-    m, wd, lr = recipe["momentum"], recipe["weight_decay"], recipe["lr"]
-    if recipe["method"] == "lookaround":
-        return Lookaround(model.parameters(), lr=lr, n_heads=recipe["views"], k=recipe["k"], momentum=m,
+    m, wd, lr = recipe.momentum, recipe.weight_decay, recipe.lr
+    if recipe.method == "lookaround":
+        return Lookaround(model.parameters(), lr=lr, n_heads=recipe.views, k=recipe.k, momentum=m,
                           weight_decay=wd)
     sgd = torch.optim.SGD(model.parameters(), lr=lr, momentum=m, weight_decay=wd)
-    return Lookahead(sgd, k=recipe["k"], alpha=recipe["alpha"]) if recipe["method"] == "lookahead" else sgd
+    return Lookahead(sgd, k=recipe.k, alpha=recipe.alpha) if recipe.method == "lookahead" else sgd
 
 
-def train_optimizer(recipe: dict, *, cache=None, device=None, progress: bool | None = None):
+def train_optimizer(recipe: OptimizerRecipe, *, cache=None, device=None, progress: bool | None = None):
     """Run (or load) one matched-compute run. Returns (model holding the evaluation weights, info) with
     info = {"epochs": per-epoch rows of test/train accuracy and loss, "history": fit's history,
     "final": test accuracy/loss of the final evaluation weights with BN recomputed}."""
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
-    d = recipe["data"]
-    train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
-    if recipe["n_train"] is not None and recipe["n_train"] < len(train):
-        train = balanced_subset(train, recipe["n_train"], seed=11)
-    train_eval = balanced_subset(train, min(recipe["n_eval_train"], len(train)), seed=12)
+    d = check_data_source(recipe.data)
+    train, _, test = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
+    if recipe.n_train is not None and recipe.n_train < len(train):
+        train = balanced_subset(train, recipe.n_train, seed=11)
+    train_eval = balanced_subset(train, min(recipe.n_eval_train, len(train)), seed=12)
 
     def build():
-        torch.manual_seed(recipe["seed"])
-        model = build_model(recipe["model"]).to(device)
+        torch.manual_seed(recipe.seed)
+        model = build_model(recipe.model).to(device)
         bn_batches = list(BatchLoader(train, 256, shuffle=True, augment=True, seed=99, device=device))[:8]
         recorder = _Recorder(recipe, test, train_eval, bn_batches)
         opt = _optimizer(recipe, model)
-        if recipe["method"] == "swa":
-            schedule = make_schedule("swa", epochs=recipe["epochs"], lr=recipe["lr"], swa_lr=recipe["swa_lr"],
-                                     swa_start=recipe["swa_start"])
+        if recipe.method == "swa":
+            schedule = make_schedule("swa", epochs=recipe.epochs, lr=recipe.lr, swa_lr=recipe.swa_lr,
+                                     swa_start=recipe.swa_start)
         else:
-            schedule = make_schedule("cosine", epochs=recipe["epochs"], lr=recipe["lr"])
-        loader = BatchLoader(train, recipe["batch_size"], shuffle=True, augment=True, views=recipe["views"],
-                             drop_last=True, seed=recipe["seed"])
-        history = fit(model, loader, epochs=recipe["epochs"], optimizer=opt, lr_schedule=schedule,
-                      train_step=multiview_step, callbacks=[recorder], seed=recipe["seed"], device=device,
-                      progress=progress, desc=recipe["method"])
+            schedule = make_schedule("cosine", epochs=recipe.epochs, lr=recipe.lr)
+        loader = BatchLoader(train, recipe.batch_size, shuffle=True, augment=True, views=recipe.views,
+                             drop_last=True, seed=recipe.seed)
+        history = fit(model, loader, epochs=recipe.epochs, optimizer=opt, lr_schedule=schedule,
+                      train_step=multiview_step, callbacks=[recorder], seed=recipe.seed, device=device,
+                      progress=progress, desc=recipe.method)
         with evaluation_weights(model, opt, recorder.swa_state(), bn_batches):
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        final_model = build_model(recipe["model"]).to(device)
+        final_model = build_model(recipe.model).to(device)
         final_model.load_state_dict(state)
         update_bn(final_model, bn_batches)
         final = evaluate(final_model, test)
@@ -156,7 +189,7 @@ def train_optimizer(recipe: dict, *, cache=None, device=None, progress: bool | N
                        "final": {"test_accuracy_bn": final["accuracy"], "test_loss_bn": final["loss"]}}
 
     state, info = cache.get_or_create("optim_compare", recipe, build)
-    model = build_model(recipe["model"])
+    model = build_model(recipe.model)
     model.load_state_dict(state)
     return model.to(device), info
 
@@ -187,12 +220,12 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
 
     def build():
         model, _ = train_optimizer(base, cache=cache, device=device, progress=progress)
-        d = base["data"]
-        train, _, test = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+        d = check_data_source(base.data)
+        train, _, test = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
         test = balanced_subset(test, sizes.n_eval, seed=13)
-        batches = list(BatchLoader(train, base["batch_size"], shuffle=True, augment=True, seed=5, device=device))
+        batches = list(BatchLoader(train, base.batch_size, shuffle=True, augment=True, seed=5, device=device))
         bn_batches = batches[:2]
-        sgd = torch.optim.SGD(model.parameters(), lr=base["lr"], momentum=0.9, weight_decay=base["weight_decay"])
+        sgd = torch.optim.SGD(model.parameters(), lr=base.lr, momentum=0.9, weight_decay=base.weight_decay)
         states = [{n: v.detach().clone() for n, v in model.state_dict().items()}]
         model.train()
         for x, y in batches[2:2 + k]:

@@ -11,8 +11,8 @@ network, one vertex at a time; ESPRO ensembles several such simplexes.
 
 from .evaluation import espro_predict, simplex_grid, simplex_predict
 from .model import SimplexModel
-from .training import spro_recipe, train_spro, train_vertex
+from .training import SPRORecipe, spro_recipe, train_spro, train_vertex
 from .volume import barycentric_grid, cayley_menger_volume, dirichlet_weights
 
-__all__ = ["SimplexModel", "barycentric_grid", "cayley_menger_volume", "dirichlet_weights",
+__all__ = ["SPRORecipe", "SimplexModel", "barycentric_grid", "cayley_menger_volume", "dirichlet_weights",
            "espro_predict", "simplex_grid", "simplex_predict", "spro_recipe", "train_spro", "train_vertex"]

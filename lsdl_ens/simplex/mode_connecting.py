@@ -66,7 +66,7 @@ def train_mode_simplex(recipe: dict, *, device=None, progress: bool | None = Non
 
     def build():
         simplex = mode_connecting_simplex(model_a, model_b.state_dict(), seed=recipe["seed"]).to(device)
-        history = train_vertex(simplex, training_set(recipe["ends"][0]["data"]), epochs=recipe["epochs"],
+        history = train_vertex(simplex, training_set(recipe["ends"][0].data), epochs=recipe["epochs"],
                                lr=recipe["lr"], weight_decay=recipe["weight_decay"], lam=recipe["lam"],
                                n_samples=recipe["n_samples"], seed=recipe["seed"], batch_size=recipe["batch_size"],
                                device=device, progress=progress)

@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import checks
 from ..models.base import init_weights
+from ..recipe_types import Recipe, TypedRecipe
 from ..schedules import cosine_lr
 from .model import SimplexModel
 from .volume import cayley_menger_volume
 
-__all__ = ["random_log_volume", "train_vertex", "spro_recipe", "train_spro"]
+__all__ = ["SPRORecipe", "random_log_volume", "train_vertex", "spro_recipe", "train_spro"]
 
 
 
@@ -96,7 +99,38 @@ def train_vertex(simplex: SimplexModel, data, *, epochs: int, lr: float = 0.01, 
     return history
 
 
-def spro_recipe(profile=None, seed: int = 0, **sizes) -> dict:
+@dataclass(frozen=True)
+class SPRORecipe(TypedRecipe):
+    """A SPRO simplex grown from the trained network of ``base``: vertices in total (v_0 included), epochs per new
+    vertex, simplex points per batch, LR, volume regulariser ``lam``, weight decay, loss reduction over the points
+    (``"sum"`` as the reference), batch size and seed. Checked when built; `replace` changes fields."""
+
+    base: Recipe
+    n_vertices: int
+    epochs: int
+    n_samples: int
+    lr: float
+    lam: float
+    weight_decay: float
+    reduce: str
+    batch_size: int
+    seed: int
+
+    def __post_init__(self):
+        if not isinstance(self.base, Recipe):
+            raise TypeError(f"base must be a Recipe, got {type(self.base).__name__}")
+        checks.integer("n_vertices", self.n_vertices, minimum=2)
+        for name in ("epochs", "n_samples", "batch_size"):
+            checks.positive_int(name, getattr(self, name))
+        checks.nonneg_int("seed", self.seed)
+        checks.positive_float("lr", self.lr)
+        checks.nonneg_float("lam", self.lam)
+        checks.nonneg_float("weight_decay", self.weight_decay)
+        if self.reduce not in ("sum", "mean"):
+            raise ValueError(f"reduce must be 'sum' or 'mean', got {self.reduce!r}")
+
+
+def spro_recipe(profile=None, seed: int = 0, **sizes) -> SPRORecipe:
     """Recipe of a SPRO simplex grown from the profile's standard model of ``seed`` (sizes: the profile's ``spro``
     section; `sizes` override its fields)."""
     from ..profiles import get_profile
@@ -104,16 +138,16 @@ def spro_recipe(profile=None, seed: int = 0, **sizes) -> dict:
 
     p = get_profile(profile, spro=sizes) if sizes else get_profile(profile)
     cfg = p.spro
-    return {"base": standard_recipe(p, seed), "n_vertices": cfg.n_vertices, "epochs": cfg.epochs,
-            "n_samples": cfg.n_samples, "lr": cfg.lr, "lam": cfg.lam, "weight_decay": p.weight_decay,
-            "reduce": "sum", "batch_size": p.batch_size, "seed": seed}
+    return SPRORecipe(base=standard_recipe(p, seed), n_vertices=cfg.n_vertices, epochs=cfg.epochs,
+                      n_samples=cfg.n_samples, lr=cfg.lr, lam=cfg.lam, weight_decay=p.weight_decay, reduce="sum",
+                      batch_size=p.batch_size, seed=seed)
 
 
-def train_spro(recipe: dict, *, cache=None, device=None, progress: bool | None = None):
+def train_spro(recipe: SPRORecipe, *, cache=None, device=None, progress: bool | None = None):
     """Grow (or load from the checkpoint cache) the simplex of a ``spro_recipe``.
 
     Returns ``(simplex, info)`` with ``info = {"log_volume": [log Vol^2 after each vertex], "histories": [...]}``;
-    the base network v_0 comes from ``lsdl_ens.recipes.train(recipe["base"])``.
+    the base network v_0 comes from ``lsdl_ens.recipes.train(recipe.base)``.
     """
     from ..cache import default_cache
     from ..recipes import train, training_loader
@@ -121,17 +155,17 @@ def train_spro(recipe: dict, *, cache=None, device=None, progress: bool | None =
 
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
-    base_model, _ = train(recipe["base"], cache=cache, device=device, progress=progress)
+    base_model, _ = train(recipe.base, cache=cache, device=device, progress=progress)
 
     def build():
-        simplex = SimplexModel(base_model, seed=recipe["seed"]).to(device)
+        simplex = SimplexModel(base_model, seed=recipe.seed).to(device)
         histories, volumes = [], []
-        loader = training_loader(recipe["base"])
-        for k in range(1, recipe["n_vertices"]):
+        loader = training_loader(recipe.base)
+        for k in range(1, recipe.n_vertices):
             simplex.add_vertex("centroid")
-            h = train_vertex(simplex, loader, epochs=recipe["epochs"], lr=recipe["lr"],
-                             weight_decay=recipe["weight_decay"], lam=recipe["lam"], n_samples=recipe["n_samples"],
-                             reduce=recipe["reduce"], seed=recipe["seed"] * 1000 + k, device=device,
+            h = train_vertex(simplex, loader, epochs=recipe.epochs, lr=recipe.lr,
+                             weight_decay=recipe.weight_decay, lam=recipe.lam, n_samples=recipe.n_samples,
+                             reduce=recipe.reduce, seed=recipe.seed * 1000 + k, device=device,
                              progress=progress)
             histories.append(h.as_dict())
             volumes.append(float(simplex.volume(log=True)))
@@ -140,8 +174,8 @@ def train_spro(recipe: dict, *, cache=None, device=None, progress: bool | None =
         return state, {"histories": histories, "log_volume": volumes}
 
     state, extra = cache.get_or_create("spro", recipe, build)
-    simplex = SimplexModel(base_model, seed=recipe["seed"]).to(device)
-    for j in range(1, recipe["n_vertices"]):
+    simplex = SimplexModel(base_model, seed=recipe.seed).to(device)
+    for j in range(1, recipe.n_vertices):
         simplex.add_vertex("centroid")
         with torch.no_grad():
             for name, p in simplex.vertex(j).items():

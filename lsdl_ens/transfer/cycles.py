@@ -32,11 +32,12 @@ from collections.abc import Callable
 from torch import nn
 
 from .. import checks
+from ..recipe_types import Recipe
 from ..train import TrainStep
+from .member_recipes import CYCLE_METHODS, Cycle, CycleMemberRecipe
 
 __all__ = ["cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes", "CYCLE_METHODS"]
 
-CYCLE_METHODS = ("sse", "starsse")
 
 
 def cycle_lr(t: float, cycle_length: float, lr_max: float) -> float:
@@ -93,12 +94,12 @@ def run_cycles(first_state: dict, make_model: Callable[[], nn.Module],
 
 
 # ----------------------------------------------------------------------------------------------- recipes
-def cycle_recipes(first_recipe: dict, method: str, n_members: int, *, lr_mult: float, epoch_mult: float,
-                  per: str = "iteration") -> list[dict]:
+def cycle_recipes(first_recipe: Recipe, method: str, n_members: int, *, lr_mult: float, epoch_mult: float,
+                  per: str = "iteration") -> list:
     """Recipes of the K members of SSE or StarSSE started from `first_recipe` (a `finetune_recipe`).
 
-    Member 0 is `first_recipe` itself; member k >= 1 is ``{"cycle": {...}, "first": first_recipe}`` with the
-    cycle's max LR ``lr_mult * first_recipe["lr"]``, length ``max(1, int(epoch_mult * first_recipe["epochs"]))``
+    Member 0 is `first_recipe` itself; member k >= 1 is a `CycleMemberRecipe` (a `Cycle` and `first_recipe`) with the
+    cycle's max LR ``lr_mult * first_recipe.lr``, length ``max(1, int(epoch_mult * first_recipe.epochs))``
     epochs (the reference truncates with int), the method, the member index and its data-order seed.
     """
     if method not in CYCLE_METHODS:
@@ -110,11 +111,10 @@ def cycle_recipes(first_recipe: dict, method: str, n_members: int, *, lr_mult: f
         raise ValueError(f"lr_mult and epoch_mult must be > 0; got {lr_mult}, {epoch_mult}")
     if per not in ("iteration", "epoch"):
         raise ValueError(f"per must be 'iteration' or 'epoch'; got {per!r}")
-    epochs = max(1, int(epoch_mult * first_recipe["epochs"]))
+    epochs = max(1, int(epoch_mult * first_recipe.epochs))
     recipes = [copy.deepcopy(first_recipe)]
     for k in range(1, n_members):
-        cycle = {"method": method, "index": k, "lr": lr_mult * first_recipe["lr"], "epochs": epochs,
-                 "lr_mult": lr_mult, "epoch_mult": epoch_mult, "per": per,
-                 "seed": 10_000 + 100 * int(first_recipe["seed"]) + k}
-        recipes.append({"cycle": cycle, "first": copy.deepcopy(first_recipe)})
+        cycle = Cycle(method=method, index=k, lr=lr_mult * first_recipe.lr, epochs=epochs, lr_mult=lr_mult,
+                      epoch_mult=epoch_mult, per=per, seed=10_000 + 100 * int(first_recipe.seed) + k)
+        recipes.append(CycleMemberRecipe(cycle=cycle, first=first_recipe))
     return recipes

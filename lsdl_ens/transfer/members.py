@@ -25,7 +25,9 @@ import torch
 from ..cache import default_cache
 from ..data import profile_transfer
 from ..profiles import Profile, get_profile
+from ..recipe_types import Recipe
 from ..recipes import finetune_recipe
+from .member_recipes import CycleMemberRecipe, first_of
 from ..train import predict_probs
 from .runs import load_member
 
@@ -62,11 +64,10 @@ def global_de_recipes(profile: Profile | str | None = None, n_members: int | Non
     return [transfer_finetune_recipe(p, backbone_seed=b, seed=0, **overrides) for b in range(n)]
 
 
-def backbone_of(recipe: dict) -> dict | None:
+def backbone_of(recipe) -> Recipe | None:
     """The pre-training recipe a member descends from (follows cycle members back to model 1)."""
-    while "cycle" in recipe:
-        recipe = recipe["first"]
-    return recipe["init"]["recipe"] if recipe.get("init") else None
+    recipe = first_of(recipe)
+    return recipe.init.recipe if recipe.init is not None else None
 
 
 def pretrain_cost(recipes) -> dict:
@@ -74,14 +75,14 @@ def pretrain_cost(recipes) -> dict:
     backbones, pre, fine = set(), 0, 0
     for r in recipes:
         bb = backbone_of(r)
-        key = repr(sorted(bb.items())) if bb else None
+        key = bb.key() if bb else None
         if bb and key not in backbones:
             backbones.add(key)
-            pre += bb["epochs"] * (bb["data"]["n_source"] or 25_000)
-        if "cycle" in r:
-            fine += r["cycle"]["epochs"] * r["first"]["data"]["n_target"]
+            pre += bb.epochs * (bb.data.n_source or 25_000)
+        if isinstance(r, CycleMemberRecipe):
+            fine += r.cycle.epochs * r.first.data.n_target
         else:
-            fine += r["epochs"] * r["data"]["n_target"]
+            fine += r.epochs * r.data.n_target
     return {"pretrain_images": pre, "finetune_images": fine, "n_backbones": len(backbones)}
 
 

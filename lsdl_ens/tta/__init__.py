@@ -14,7 +14,7 @@ the same code adapts the ViT's visual LayerNorms.
 from ._adapter import template_embeddings, text_ensemble, visual_norm_params
 from .clip_model import LayerNorm2d, SimpleTokenizer, TinyCLIP
 from .evaluate import evaluate_tta, tta_accuracy
-from .pretrain import clip_recipe, pretrained_clip, zero_shot_accuracy
+from .pretrain import CLIPRecipe, clip_recipe, pretrained_clip, zero_shot_accuracy
 from .templates import CAPTION_TEMPLATES, WATT_TEMPLATES
 from .tent import TENT, entropy_loss
 from .watt import WATT, average_weights, watt_loss
@@ -22,6 +22,6 @@ from .watt import WATT, average_weights, watt_loss
 __all__ = [
     "WATT", "WATT_TEMPLATES", "watt_loss", "average_weights", "text_ensemble", "template_embeddings",
     "visual_norm_params", "TENT", "entropy_loss", "TinyCLIP", "SimpleTokenizer", "LayerNorm2d", "CAPTION_TEMPLATES",
-    "clip_recipe", "pretrained_clip", "zero_shot_accuracy", "evaluate_tta",
+    "CLIPRecipe", "clip_recipe", "pretrained_clip", "zero_shot_accuracy", "evaluate_tta",
     "tta_accuracy",
 ]

@@ -13,19 +13,23 @@ Sizes: the profile's ``clip`` section (epochs of contrastive training); the imag
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from ..cache import default_cache
-from ..data import CIFAR10_CLASSES, BatchLoader, cifar10_splits
+from ..data import CIFAR10_CLASSES, BatchLoader, check_data_source, cifar10_splits
 from ..profiles import Profile, get_profile
+from ..recipe_types import DataSpec, TypedRecipe
+from ..recipes import check_recipe, cifar10_data
 from ..schedules import make_schedule
 from ..train import default_device, fit
 from .clip_model import SimpleTokenizer, TinyCLIP
 from .templates import CAPTION_TEMPLATES
 
-__all__ = ["clip_recipe", "pretrained_clip", "build_tokenizer", "zero_shot_accuracy"]
+__all__ = ["CLIPRecipe", "clip_recipe", "pretrained_clip", "build_tokenizer", "zero_shot_accuracy"]
 
 
 
@@ -38,23 +42,45 @@ def build_tokenizer(class_names=CIFAR10_CLASSES, templates=CAPTION_TEMPLATES) ->
     return SimpleTokenizer.from_texts([t.format(c) for t in templates for c in class_names])
 
 
-def clip_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> dict:
-    """The recipe (JSON dict) of the profile's tiny CLIP; `overrides` replace fields."""
+@dataclass(frozen=True)
+class CLIPRecipe(TypedRecipe):
+    """The tiny CLIP's contrastive pre-training: image-tower ``widths``, embedding size, training ``data``, AdamW
+    epochs, LR and weight decay, batch size, the hash of the caption templates, seed. Checked when built."""
+
+    data: DataSpec
+    epochs: int
+    model: str = "tiny_clip"
+    widths: tuple = (16, 32, 64, 128)
+    embed_dim: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    batch_size: int = 128
+    templates: str = ""
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.data, DataSpec):
+            raise TypeError(f"data must be a DataSpec, got {self.data!r}")
+        if self.model != "tiny_clip":
+            raise ValueError(f"model must be 'tiny_clip', got {self.model!r}")
+        widths = tuple(checks.positive_int(f"widths[{i}]", w) for i, w in enumerate(self.widths))
+        object.__setattr__(self, "widths", widths)
+        checks.positive_int("embed_dim", self.embed_dim)
+        check_recipe({"epochs": self.epochs, "lr": self.lr, "weight_decay": self.weight_decay,
+                      "batch_size": self.batch_size, "seed": self.seed})
+
+
+def clip_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> CLIPRecipe:
+    """The recipe of the profile's tiny CLIP (its ``clip`` sizes); `overrides` replace fields (unknown ones raise
+    ValueError)."""
     p = get_profile(profile)
-    recipe = {"model": "tiny_clip", "widths": [16, 32, 64, 128], "embed_dim": 64,
-              "data": {"n_train": p.n_train, "n_val": p.n_val, "n_test": p.n_test},
-              "epochs": p.clip.epochs, "lr": 2e-3, "weight_decay": 0.01,
-              "batch_size": 128, "templates": _pool_hash(), "seed": seed}
-    unknown = sorted(set(overrides) - set(recipe))
-    if unknown:
-        raise ValueError(f"unknown recipe field(s) {unknown}; valid: {sorted(recipe)}")
-    recipe.update(overrides)
-    return recipe
+    recipe = CLIPRecipe(data=cifar10_data(p), epochs=p.clip.epochs, templates=_pool_hash(), seed=seed)
+    return recipe.replace(**overrides) if overrides else recipe
 
 
-def _build(recipe: dict) -> TinyCLIP:
-    torch.manual_seed(recipe["seed"])
-    return TinyCLIP(build_tokenizer(), widths=recipe["widths"], embed_dim=recipe["embed_dim"])
+def _build(recipe: CLIPRecipe) -> TinyCLIP:
+    torch.manual_seed(recipe.seed)
+    return TinyCLIP(build_tokenizer(), widths=recipe.widths, embed_dim=recipe.embed_dim)
 
 
 def _contrastive_step(captions: torch.Tensor, generator: torch.Generator):
@@ -79,7 +105,7 @@ def _contrastive_step(captions: torch.Tensor, generator: torch.Generator):
     return step
 
 
-def pretrained_clip(recipe: dict | None = None, *, cache=None, device=None, progress: bool | None = None):
+def pretrained_clip(recipe: CLIPRecipe | None = None, *, cache=None, device=None, progress: bool | None = None):
     """The trained tiny CLIP of `recipe` (default `clip_recipe()`), from the checkpoint cache when present.
 
     Returns:
@@ -92,17 +118,17 @@ def pretrained_clip(recipe: dict | None = None, *, cache=None, device=None, prog
 
     def build():
         model = _build(recipe).to(device)
-        d = recipe["data"]
-        train, val, _ = cifar10_splits(d["n_train"], d["n_val"], d["n_test"])
+        d = check_data_source(recipe.data)
+        train, val, _ = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
         tok = model.tokenizer
         captions = torch.stack([tok([t.format(c) for c in CIFAR10_CLASSES]) for t in CAPTION_TEMPLATES])
-        loader = BatchLoader(train, recipe["batch_size"], shuffle=True, augment=True, drop_last=True,
-                             seed=recipe["seed"])
-        gen = torch.Generator().manual_seed(recipe["seed"] + 12345)
-        history = fit(model, loader, epochs=recipe["epochs"],
-                      optimizer=lambda ps: torch.optim.AdamW(ps, lr=recipe["lr"], weight_decay=recipe["weight_decay"]),
-                      lr_schedule=make_schedule("cosine", epochs=recipe["epochs"], lr=recipe["lr"]),
-                      train_step=_contrastive_step(captions, gen), seed=recipe["seed"], device=device,
+        loader = BatchLoader(train, recipe.batch_size, shuffle=True, augment=True, drop_last=True,
+                             seed=recipe.seed)
+        gen = torch.Generator().manual_seed(recipe.seed + 12345)
+        history = fit(model, loader, epochs=recipe.epochs,
+                      optimizer=lambda ps: torch.optim.AdamW(ps, lr=recipe.lr, weight_decay=recipe.weight_decay),
+                      lr_schedule=make_schedule("cosine", epochs=recipe.epochs, lr=recipe.lr),
+                      train_step=_contrastive_step(captions, gen), seed=recipe.seed, device=device,
                       progress=progress, desc="tiny CLIP")
         acc = zero_shot_accuracy(model, val)
         return model.state_dict(), {"history": history.as_dict(), "zero_shot_val": acc}
