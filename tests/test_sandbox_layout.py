@@ -117,7 +117,7 @@ def test_grading_works_with_the_venv_inside_the_course_folder_under_tmp():
         assert seen["torch"] == 3.0
         assert seen["import"] == "ModuleNotFoundError"
         assert seen["listing"] == [".venv"] and seen["readable"] == []
-        assert (course / "lsdl_ens" / "metrics" / "calibration.py").is_file()  # the files are there, only hidden from the worker
+        assert (course / "lsdl_ens" / "metrics" / "calibration.py").is_file()  # there, only hidden
     finally:
         shutil.rmtree(course, ignore_errors=True)
 

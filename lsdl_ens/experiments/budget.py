@@ -20,12 +20,28 @@ only turns the runs' test probabilities into the conditions, the tables and the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from ..claims import judge, paired_bootstrap
 from ..metrics import accuracy, nll
 
-__all__ = ["budget_conditions", "combine_verdicts", "runs_frame", "conditions_frame", "plot_budget"]
+__all__ = ["RESULTS", "load_results", "budget_conditions", "combine_verdicts", "runs_frame", "conditions_frame",
+           "plot_budget"]
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "budget.json"
+
+
+def load_results(path=None) -> dict:
+    """The stored study (``benchmarks/results/budget.json`` of the checkout, or ``path``): ``{"runs": [...],
+    "conditions": [...], "machine": ...}`` as written by ``benchmarks/budget.py``."""
+    path = Path(path) if path is not None else RESULTS
+    if not path.is_file():
+        raise FileNotFoundError(f"no budget study at {path}; run `python benchmarks/budget.py` in a checkout of the "
+                                "course repository, or pass the path of its budget.json")
+    return json.loads(path.read_text())
 
 
 def _neg_nll(probs, labels) -> float:
