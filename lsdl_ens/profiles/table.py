@@ -2,6 +2,10 @@
 
 Notes on the choices:
 
+* ``cpu`` and ``gpu`` train with bf16 autocast and channels_last memory format: on 2 CPU cores they train the cpu
+  VGG 2.11x faster than fp32 with the same accuracy in two full runs (benchmarks/results/throughput-cpu-2026-12-01.md);
+  ``smoke`` stays fp32, so CI checks the plain path.
+
 * ``cpu`` cSGLD: 2 cycles of 6 epochs per B. With 4 cycles of 3 epochs and T = 1 (N = 10k) the 12 samples reached
   47.7-59.6% and their ensemble 57.5%, below one standard network (61.7%): cycles too short, posterior too hot.
 * ``cpu`` KFAC grid up to 10^4 x wd N: on the cpu setting the validation NLL falls monotonically as tau grows
