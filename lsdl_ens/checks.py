@@ -144,6 +144,17 @@ def one_of(name: str, value: Any, choices: Sequence) -> Any:
     return value
 
 
+#: the training precisions of `lsdl_ens.train.fit` (``"bf16"``: autocast of the forward pass and the loss)
+PRECISIONS = ("fp32", "bf16")
+
+
+def flag(name: str, value: Any) -> bool:
+    """A bool (not 0/1: a switch such as ``channels_last``)."""
+    if not isinstance(value, bool):
+        raise TypeError(_message(name, "a bool", value, "pass True or False"))
+    return value
+
+
 def non_empty(name: str, value: Any, fix: str | None = None, *, what: str = "a non-empty list") -> list:
     """``value`` as a list with at least one element (TypeError for strings, tensors, dicts, non-iterables)."""
     if isinstance(value, (str, bytes, Mapping, torch.Tensor, nn.Module)) or not hasattr(value, "__iter__"):

@@ -14,7 +14,7 @@ import torch
 from . import checks
 from .data import ImageSet
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = checks.PRECISIONS
 _LR_FIX = "pass a positive learning rate such as 0.05"
 _HOOKS = ("on_train_begin", "on_step_end", "on_epoch_end", "on_train_end")
 

@@ -10,6 +10,11 @@ process and on every machine, and changing any field changes it. The data spec n
 CIFAR-10 copy the images come from (`lsdl_ens.data.cifar10_source_kind`): the course's JPEG archive (or its
 extracted tree) holds JPEG-compressed images, torchvision's ``cifar-10-batches-py`` the raw pixels, so their
 runs never share cache entries.
+
+Training precision and memory format (``precision``: ``"fp32"`` or ``"bf16"`` autocast; ``channels_last``) are
+recipe fields because they change the weights: a bf16 run and an fp32 run never share a cache entry. Deliberate:
+`Recipe.as_dict` leaves both out at their defaults (``"fp32"``, ``False``), so an fp32 recipe keeps the key it had
+before these fields existed and its cached weights stay valid.
 """
 
 from __future__ import annotations
@@ -125,7 +130,10 @@ class Recipe:
     """Everything that determines a trained network: architecture (`lsdl_ens.models.build_model` name and keyword
     arguments), classes, data, epochs, optimizer (``"sgd"``: SGD-Nesterov, or ``"adam"``), peak LR and schedule
     (`lsdl_ens.schedules.make_schedule` name and keyword arguments), weight decay, batch size, label smoothing,
-    augmentation (a bool or a strength of `lsdl_ens.data.AUGMENT_STRENGTHS`), seed, and an optional `Init`."""
+    augmentation (a bool or a strength of `lsdl_ens.data.AUGMENT_STRENGTHS`), seed, an optional `Init`, and how
+    `lsdl_ens.train.fit` computes: ``precision`` (``"fp32"``, or ``"bf16"`` autocast of the forward pass and the
+    loss) and ``channels_last`` (model and images in channels_last memory format); the run profile chooses both
+    (`lsdl_ens.recipes.standard_recipe`)."""
 
     model: str
     num_classes: int
@@ -142,6 +150,8 @@ class Recipe:
     seed: int = 0
     init: Init | None = None
     model_kw: dict = field(default_factory=dict)
+    precision: str = "fp32"
+    channels_last: bool = False
 
     def __post_init__(self):
         if not isinstance(self.data, DataSpec):
@@ -171,6 +181,9 @@ class Recipe:
         out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
         out["data"] = self.data.as_dict()
         out["init"] = self.init.as_dict() if self.init is not None else None
+        for name, default in _LEFT_OUT_AT_DEFAULT.items():  # fp32 recipes keep their keys (module docstring)
+            if out[name] == default and type(out[name]) is type(default):
+                del out[name]
         return out
 
     def key(self) -> str:
@@ -190,6 +203,8 @@ class Recipe:
 
 
 _LR_FIX = "pass a positive learning rate such as 0.05"
+#: fields `Recipe.as_dict` leaves out when they hold these values (see the module docstring)
+_LEFT_OUT_AT_DEFAULT = {"precision": "fp32", "channels_last": False}
 
 
 def check_recipe(recipe: dict | Recipe) -> dict | Recipe:
@@ -230,6 +245,10 @@ def check_recipe(recipe: dict | Recipe) -> dict | Recipe:
         checks.number("label_smoothing", r["label_smoothing"], low=0.0, high=1.0, high_open=True)
     if "optimizer" in r and r["optimizer"] not in ("sgd", "adam"):
         raise ValueError(f"recipe field optimizer must be 'sgd' or 'adam' (recipes are JSON), got {r['optimizer']!r}")
+    if "precision" in r:
+        checks.one_of("precision", r["precision"], checks.PRECISIONS)
+    if "channels_last" in r:
+        checks.flag("channels_last", r["channels_last"])
     if "augment" in r:
         from .data.course_sets import augmentation_kwargs
 

@@ -68,11 +68,13 @@ def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loa
 
 # ----------------------------------------------------------------------------------------------- recipes
 def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
-    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip. `overrides`
+    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip, the profile's
+    training precision and memory format (``profile.precision``, ``profile.channels_last``). `overrides`
     replace fields (`Recipe.replace`; unknown fields raise ValueError)."""
     p = get_profile(profile)
     recipe = Recipe(model=p.model, num_classes=10, data=cifar10_data(p), epochs=p.epochs, lr=p.lr,
-                    weight_decay=p.weight_decay, batch_size=p.batch_size, seed=seed)
+                    weight_decay=p.weight_decay, batch_size=p.batch_size, seed=seed, precision=p.precision,
+                    channels_last=p.channels_last)
     return recipe.replace(**overrides) if overrides else recipe
 
 
@@ -129,7 +131,8 @@ def train(recipe: Recipe, *, cache=None, device=None, progress: bool | None = No
                                                 **recipe.schedule_kw),
                       weight_decay=recipe.weight_decay, seed=recipe.seed, batch_size=recipe.batch_size,
                       label_smoothing=recipe.label_smoothing, device=device, progress=progress,
-                      desc=f"{recipe.model} seed {recipe.seed}")
+                      desc=f"{recipe.model} seed {recipe.seed}", precision=recipe.precision,
+                      channels_last=recipe.channels_last)
         return model.state_dict(), {"history": history.as_dict()}
 
     state, extra = cache.get_or_create("train", recipe, build)

@@ -176,7 +176,7 @@ def fit(model: torch.nn.Module, data, *, epochs: int, optimizer=None, lr_schedul
         log_every: every this many steps (and at each epoch end) the summed loss is read from the device, checked
             for NaN/inf and shown on the bar; in between `fit` never waits for the device.
         precision: "fp32" (default) or "bf16" (autocast of the default step's forward pass and loss).
-        channels_last: model and images in channels_last memory format (faster convolutions on recent GPUs).
+        channels_last: model and images in channels_last memory format (faster convolutions on recent GPUs and CPUs).
 
     Raises:
         TypeError, ValueError: a bad argument, checked before any work: ``epochs``, ``batch_size``, ``seed`` (ints,

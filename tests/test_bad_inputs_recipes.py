@@ -13,7 +13,8 @@ from bad_inputs_common import (NAN, case, assert_clear_error, mlp, sd, other_sd,
 from lsdl_ens.averaging import random_directions, swa_model, swa_recipe, wise_ft, wise_ft_sweep
 from lsdl_ens.bn import update_bn
 from lsdl_ens.ensembles import DeepEnsemble, KFACLaplace, SnapshotCollector
-from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations
+from lsdl_ens.data import BatchLoader
+from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations, run_csgld
 from lsdl_ens.ensembles.deep_ensemble import member_recipe, train_deep_ensemble
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
@@ -147,6 +148,12 @@ FAMILIES = [
     case(lambda: spro_recipe("smoke", bogus=1), ValueError, "spro.bogus", "spro-recipe-unknown-size"),
     case(lambda: get_profile("cpu", swag={"epochs": -2}), ValueError, "swag.epochs", "profile-section-negative-epochs"),
     case(lambda: get_profile("cpu", swag=3), TypeError, "swag", "profile-section-not-a-dict"),
+    case(lambda: get_profile("cpu", precision="half"), ValueError, "precision", "profile-precision"),
+    case(lambda: get_profile("cpu", channels_last="yes"), TypeError, "channels_last", "profile-channels-last"),
+    case(lambda: standard_recipe("cpu", precision="fp16"), ValueError, "precision", "recipe-precision"),
+    case(lambda: standard_recipe("cpu", channels_last=1), TypeError, "channels_last", "recipe-channels-last"),
+    case(lambda: run_csgld(cnn(), BatchLoader(data(), 4), epochs=1, n_cycles=1, lr_0=0.1, beta=0.5,
+                           samples_per_cycle=1, precision="fp16"), ValueError, "precision", "csgld-run-precision"),
     case(lambda: assert_close(1.0, 1.0, what="x", atol=-1), ValueError, "atol", "assert-close-negative-atol"),
     case(lambda: assert_close(1.0, 1.0, what=None), TypeError, "what", "assert-close-no-what"),
     case(lambda: call_student(3), TypeError, "fn", "call-student-not-callable"),

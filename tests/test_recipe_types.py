@@ -20,7 +20,7 @@ def _changed(name, value):
     """A different valid value of a recipe or data-spec field."""
     special = {"model": "resnet20", "schedule": "constant", "optimizer": "adam", "augment": "strong",
                "name": "target", "source": "torchvision", "schedule_kw": {"lr_min": 0.001}, "model_kw": {"width": 2},
-               "label_smoothing": 0.1}
+               "label_smoothing": 0.1, "precision": "bf16", "channels_last": True}
     if name in special:
         return special[name]
     return 7 if value is None else value * 2 if isinstance(value, float) else value + 1

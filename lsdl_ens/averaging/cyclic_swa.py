@@ -93,7 +93,8 @@ def train_cyclic_swa(recipe: CyclicSWARecipe, *, device=None, progress: bool | N
         fit(model, loader, epochs=base.epochs, optimizer=base.optimizer,
             lr_schedule=lambda s: cyclic_swa_lr(s, base.lr, recipe.lr_1, recipe.lr_2, recipe.swa_start),
             weight_decay=base.weight_decay, seed=base.seed, label_smoothing=base.label_smoothing,
-            callbacks=[collector], device=device, progress=progress, desc=f"cyclic SWA seed {base.seed}")
+            callbacks=[collector], device=device, progress=progress, desc=f"cyclic SWA seed {base.seed}",
+            precision=base.precision, channels_last=base.channels_last)
         states = {f"average/{k}": v.detach().cpu() for k, v in collector.state.items()}
         for epoch, iterate in zip(collector.epochs, collector.iterates):
             states.update({f"iterate@{epoch}/{k}": v for k, v in iterate.items()})

@@ -175,7 +175,8 @@ def train_swa(recipe: Recipe, *, report_epochs=(), cache=None, device=None, prog
         fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer, lr_schedule=schedule,
             weight_decay=recipe.weight_decay, seed=recipe.seed, label_smoothing=recipe.label_smoothing,
             callbacks=[c for c in (collector, tracker) if c is not None], device=device, progress=progress,
-            desc=f"{recipe.schedule} seed {recipe.seed}")
+            desc=f"{recipe.schedule} seed {recipe.seed}", precision=recipe.precision,
+            channels_last=recipe.channels_last)
         states = {f"{name}/{k}": v.detach().cpu() for name, st in tracker.snapshots.items() for k, v in st.items()}
         swa_epochs = collector.epochs if collector is not None else []
         if collector is not None:

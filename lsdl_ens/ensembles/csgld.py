@@ -149,8 +149,12 @@ def csgld_sample_iterations(total_iterations: int, n_cycles: int, beta: float, s
 
 
 def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: float, samples_per_cycle: int,
-              temperature: float = 1.0, weight_decay: float = 5e-4, seed: int = 0, progress=None):
-    """Train `model` in place with cSGLD; returns (collector of samples, optimizer)."""
+              temperature: float = 1.0, weight_decay: float = 5e-4, seed: int = 0, progress=None,
+              precision: str = "fp32", channels_last: bool = False):
+    """Train `model` in place with cSGLD; returns (collector of samples, optimizer). ``precision`` and
+    ``channels_last`` as in `lsdl_ens.train.fit` (bf16 autocast covers the forward pass and the loss; the Langevin
+    update, its noise included, stays in float32)."""
+    checks.one_of("precision", precision, checks.PRECISIONS)  # the custom step below would ignore a bad value
     total = epochs * len(loader)
     device = next(model.parameters()).device
     opt = CyclicalSGLD([p for p in model.parameters() if p.requires_grad], lr=lr_0, n_data=loader.num_examples,
@@ -160,11 +164,12 @@ def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: f
 
     def step_fn(m, batch, o, step):
         o.sampling = cycle_position(step.iteration, total, n_cycles) >= beta
-        return cross_entropy_step(m, batch, o, step)
+        return cross_entropy_step(m, batch, o, step, precision=precision)
 
     fit(model, loader, epochs=epochs, optimizer=opt, lr_schedule=lambda s: csgld_lr(s.iteration, total, n_cycles,
                                                                                     lr_0),
-        train_step=step_fn, callbacks=[collector], seed=seed, progress=progress, desc="cSGLD")
+        train_step=step_fn, callbacks=[collector], seed=seed, progress=progress, desc="cSGLD",
+        channels_last=channels_last)
     return collector, opt
 
 
@@ -215,7 +220,7 @@ def train_csgld(recipe: CSGLDRecipe, *, device=None, progress=None) -> SnapshotR
         col, _ = run_csgld(model, loader, epochs=base.epochs * recipe.budget, n_cycles=recipe.n_cycles,
                            lr_0=recipe.lr_0, beta=recipe.beta, samples_per_cycle=recipe.samples_per_cycle,
                            temperature=recipe.temperature, weight_decay=base.weight_decay, seed=base.seed,
-                           progress=progress)
+                           progress=progress, precision=base.precision, channels_last=base.channels_last)
         return col
 
     return cached_snapshot_run("csgld", recipe, loader, collect)

@@ -172,7 +172,7 @@ def train_sse(recipe: SSERecipe, *, device=None, progress=None) -> SnapshotRun:
         model = build_from_recipe(base).to(device or default_device())
         return run_sse(model, loader, epochs=base.epochs * recipe.budget, n_cycles=recipe.n_cycles,
                        lr_max=recipe.lr_max, weight_decay=base.weight_decay, seed=base.seed,
-                       progress=progress)
+                       progress=progress, precision=base.precision, channels_last=base.channels_last)
 
     return cached_snapshot_run("sse", recipe, loader, collect)
 
@@ -204,7 +204,8 @@ def train_trajectory(recipe: TrajectoryRecipe, *, device=None, progress=None) ->
         checkpoints = SnapshotCollector(every)
         fit(model, loader, epochs=epochs, optimizer=make_optimizer("sgd", model, base.lr, base.weight_decay),
             lr_schedule=lambda s: cosine_lr(s.epoch_float, epochs, base.lr), seed=base.seed,
-            callbacks=[start, checkpoints], progress=progress, desc="standard run with checkpoints")
+            callbacks=[start, checkpoints], progress=progress, desc="standard run with checkpoints",
+            precision=base.precision, channels_last=base.channels_last)
         momentum = {f"momentum/{i}": s["momentum_buffer"] for i, s in start.optimizer_states[0]["state"].items()}
         start_state = {f"start/{k}": v for k, v in start.states[0].items()}
         extra = {"checkpoint_iterations": checkpoints.iterations}
@@ -245,7 +246,7 @@ def train_fge(recipe: FGERecipe, *, device=None, progress=None) -> SnapshotRun:
         col = run_fge(model, training_loader(base, base.seed + 10_000), iterations=iterations,
                       cycle_iterations=cycle, lr_1=recipe.lr_1, lr_2=recipe.lr_2,
                       weight_decay=base.weight_decay, optimizer_state=opt_state, seed=base.seed + 10_000,
-                      progress=progress)
+                      progress=progress, precision=base.precision, channels_last=base.channels_last)
         return pack_states(col.states), {"iterations": col.iterations, "lrs": col.lrs}
 
     state, extra = default_cache().get_or_create("fge", recipe, build)

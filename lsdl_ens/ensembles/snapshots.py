@@ -126,42 +126,49 @@ class _StopAfter(Callback):
 
 
 def fit_iterations(model, loader: BatchLoader, iterations: int, *, optimizer, lr_schedule, callbacks=(),
-                   seed: int = 0, progress=None, desc="train") -> None:
-    """`lsdl_ens.train.fit` for exactly `iterations` steps (the last epoch may stop part-way)."""
+                   seed: int = 0, progress=None, desc="train", precision: str = "fp32",
+                   channels_last: bool = False) -> None:
+    """`lsdl_ens.train.fit` for exactly `iterations` steps (the last epoch may stop part-way); ``precision`` and
+    ``channels_last`` as in `fit`."""
     epochs = math.ceil(iterations / len(loader))
     try:
         fit(model, loader, epochs=epochs, optimizer=optimizer, lr_schedule=lr_schedule,
-            callbacks=[*callbacks, _StopAfter(iterations)], seed=seed, progress=progress, desc=desc)
+            callbacks=[*callbacks, _StopAfter(iterations)], seed=seed, progress=progress, desc=desc,
+            precision=precision, channels_last=channels_last)
     except _BudgetReached:
         pass
 
 
 # ----------------------------------------------------------------------------------------------- drivers
 def run_sse(model, data, *, epochs: int, n_cycles: int, lr_max: float, weight_decay: float = 5e-4,
-            batch_size: int = 128, seed: int = 0, progress=None) -> SnapshotCollector:
+            batch_size: int = 128, seed: int = 0, progress=None, precision: str = "fp32",
+            channels_last: bool = False) -> SnapshotCollector:
     """Train `model` in place for `epochs` epochs of SSE (SGD-Nesterov, cosine restarts per iteration) and return
-    the collector holding the `n_cycles` end-of-cycle snapshots. `data`: an ImageSet (augmented) or a loader."""
+    the collector holding the `n_cycles` end-of-cycle snapshots. `data`: an ImageSet (augmented) or a loader;
+    ``precision`` and ``channels_last`` as in `lsdl_ens.train.fit`."""
     loader = _loader(data, batch_size, seed)
     total = epochs * len(loader)
     collector = SnapshotCollector.sse(total, n_cycles)
     fit(model, loader, epochs=epochs, optimizer=make_optimizer("sgd", model, lr_max, weight_decay), seed=seed,
         progress=progress, lr_schedule=lambda s: sse_lr(s.iteration, total, n_cycles, lr_max), callbacks=[collector],
-        desc="SSE")
+        desc="SSE", precision=precision, channels_last=channels_last)
     return collector
 
 
 def run_fge(model, data, *, iterations: int, cycle_iterations: int, lr_1: float, lr_2: float,
             weight_decay: float = 5e-4, optimizer_state: dict | None = None, batch_size: int = 128, seed: int = 0,
-            progress=None) -> SnapshotCollector:
+            progress=None, precision: str = "fp32", channels_last: bool = False) -> SnapshotCollector:
     """Continue training `model` (normally the 80% checkpoint) for `iterations` steps of FGE and return the
-    collector of mid-cycle snapshots. `optimizer_state`: the SGD state of the checkpoint (momentum), restored."""
+    collector of mid-cycle snapshots. `optimizer_state`: the SGD state of the checkpoint (momentum), restored;
+    ``precision`` and ``channels_last`` as in `lsdl_ens.train.fit`."""
     loader = _loader(data, batch_size, seed)
     opt = make_optimizer("sgd", model, lr_1, weight_decay)
     if optimizer_state is not None:
         opt.load_state_dict(copy.deepcopy(optimizer_state))  # torch would update the caller's buffers in place
     collector = SnapshotCollector.fge(iterations, cycle_iterations)
     fit_iterations(model, loader, iterations, optimizer=opt, seed=seed, progress=progress, callbacks=[collector],
-                   lr_schedule=lambda s: fge_lr(s.iteration, cycle_iterations, lr_1, lr_2), desc="FGE")
+                   lr_schedule=lambda s: fge_lr(s.iteration, cycle_iterations, lr_1, lr_2), desc="FGE",
+                   precision=precision, channels_last=channels_last)
     return collector
 
 

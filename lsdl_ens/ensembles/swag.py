@@ -309,7 +309,8 @@ def train_swag(recipe: SWAGRecipe, *, cache=None, device=None, progress: bool | 
                       lr_schedule=make_schedule(r.schedule, epochs=r.epochs, lr=r.lr, **r.schedule_kw),
                       weight_decay=r.weight_decay, seed=r.seed, batch_size=r.batch_size,
                       callbacks=[SWAGCallback(swag, recipe.swa_start, recipe.collections_per_epoch)],
-                      device=device, progress=progress, desc=f"SWAG seed {r.seed}")
+                      device=device, progress=progress, desc=f"SWAG seed {r.seed}", precision=r.precision,
+                      channels_last=r.channels_last)
         state = {f"model.{k}": v for k, v in model.state_dict().items()}
         state.update({f"swag.{k}": v for k, v in swag.state_dict().items()})
         return state, {"history": history.as_dict()}

@@ -72,7 +72,8 @@ def _train_on(recipe: Recipe, kind: str, domain: str, p: Profile, data: ImageSet
         fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer,
             lr_schedule=make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr, **recipe.schedule_kw),
             weight_decay=recipe.weight_decay, seed=recipe.seed, label_smoothing=recipe.label_smoothing,
-            device=device, desc=f"{kind} on {domain}")
+            device=device, desc=f"{kind} on {domain}", precision=recipe.precision,
+            channels_last=recipe.channels_last)
         return model.state_dict(), {}
 
     state, _ = default_cache().get_or_create("domain_model", key, build)

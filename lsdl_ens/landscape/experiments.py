@@ -79,7 +79,10 @@ def curve_recipe(profile=None, kind: str = "bezier", seeds=(0, 1), n_bends: int 
 
 
 def trained_curve(recipe: CurveRecipe, progress: bool | None = None) -> tuple[CurveModel, dict]:
-    """The trained `CurveModel` of a `curve_recipe` (cached under kind "curve") and its training history."""
+    """The trained `CurveModel` of a `curve_recipe` (cached under kind "curve") and its training history.
+
+    Deliberate: the curve trains in fp32 with contiguous weights (`train_curve` has its own loop), whatever the
+    ``precision`` and ``channels_last`` of its end points' recipes."""
     model_a, _ = train(recipe.start, progress=progress)
     model_b, _ = train(recipe.end, progress=progress)
 

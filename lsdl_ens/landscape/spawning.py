@@ -97,7 +97,7 @@ def spawn_parent(recipe: Recipe, spawn_epochs) -> dict:
         snaps = _Snapshots(key["spawn_epochs"])
         fit(model, _loader(recipe, recipe.seed, 0), epochs=recipe.epochs, optimizer=optimizer,
             lr_schedule=_schedule(recipe, 0), seed=recipe.seed, callbacks=[snaps], device=device,
-            desc="spawn parent")
+            desc="spawn parent", precision=recipe.precision, channels_last=recipe.channels_last)
         return _flatten_payload(snaps.saved), {}
 
     return default_cache().get_or_create("spawn_parent", key, build)[0]
@@ -115,7 +115,8 @@ def spawn_child(recipe: Recipe, spawn_epochs, k: int, child_seed: int) -> dict:
         optimizer = make_optimizer("sgd", model, recipe.lr, recipe.weight_decay)
         _parent_checkpoint(parent, k, model, optimizer)
         fit(model, _loader(recipe, child_seed, k), epochs=recipe.epochs - k, optimizer=optimizer,
-            lr_schedule=_schedule(recipe, k), seed=child_seed, device=device, desc=f"child spawned at {k}")
+            lr_schedule=_schedule(recipe, k), seed=child_seed, device=device, desc=f"child spawned at {k}",
+            precision=recipe.precision, channels_last=recipe.channels_last)
         return model.state_dict(), {}
 
     return default_cache().get_or_create("spawn_child", key, build)[0]

@@ -154,7 +154,10 @@ def _optimizer(recipe, model):
 def train_optimizer(recipe: OptimizerRecipe, *, cache=None, device=None, progress: bool | None = None):
     """Run (or load) one matched-compute run. Returns (model holding the evaluation weights, info) with
     info = {"epochs": per-epoch rows of test/train accuracy and loss, "history": fit's history,
-    "final": test accuracy/loss of the final evaluation weights with BN recomputed}."""
+    "final": test accuracy/loss of the final evaluation weights with BN recomputed}.
+
+    Deliberate: these runs train in fp32 with contiguous weights (the multi-view step `multiview_step` is a custom
+    step of `fit`, which applies bf16 autocast only to its default step), whatever the profile's precision."""
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
     d = check_data_source(recipe.data)

@@ -10,7 +10,9 @@
 Every size any chapter or experiment uses lives here, in `table`: the standard run's fields (``p.epochs``) and one
 frozen section per chapter or method family (``p.swa.swa_start``, ``p.landscape.plane_grid``; `sections`), so one
 notebook serves all three profiles. ``get_profile("cpu", epochs=6, swag={"epochs": 3})`` overrides any of them;
-functions take the resolved `Profile` and pass it down (a profile is never looked up again by name).
+functions take the resolved `Profile` and pass it down (a profile is never looked up again by name). The profile
+also says how recipes train (``p.precision``: ``"fp32"`` or ``"bf16"`` autocast, ``p.channels_last``): ``smoke``
+fp32, ``cpu`` and ``gpu`` bf16 with channels_last.
 
 Choosing ``gpu`` through ``LSDL_PROFILE`` (or ``lsdl-ens figures --profile gpu``) on a machine without CUDA stops
 with an error instead of running the GPU workload on the CPU for days; ``LSDL_ALLOW_GPU_PROFILE_ON_CPU=1`` (CLI:

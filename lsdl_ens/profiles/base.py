@@ -39,6 +39,9 @@ class Profile:
     pretrain_epochs: int
     finetune_epochs: int
     finetune_lr: float
+    # how every recipe trains (`lsdl_ens.train.fit`): "fp32" or "bf16" autocast, channels_last memory format
+    precision: str
+    channels_last: bool
     # sections: the sizes of one chapter or method family each (`lsdl_ens.profiles.sections`)
     landscape: sections.LandscapeSizes
     swa: sections.SWASizes
@@ -75,13 +78,13 @@ def default_profile_name() -> str:
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 
-# Allowed values of each top-level field: "pos" int >= 1, "nonneg" int >= 0, "lr" float > 0, "wd" float >= 0, with
-# "|None" where the table itself uses None (all examples / a full pass).
+# Allowed values of each top-level field: "pos" int >= 1, "nonneg" int >= 0, "lr" float > 0, "wd" float >= 0, "bool",
+# "precision" ("fp32" | "bf16"), with "|None" where the table itself uses None (all examples / a full pass).
 _FIELD_KINDS = {
     "n_train": "pos|None", "n_val": "pos", "n_test": "pos|None", "batch_size": "pos", "epochs": "pos", "lr": "lr",
     "weight_decay": "wd", "ensemble_size": "pos", "curve_epochs": "nonneg", "n_bn_batches": "pos|None",
     "n_source": "pos|None", "n_target": "pos", "pretrain_epochs": "nonneg", "finetune_epochs": "nonneg",
-    "finetune_lr": "lr",
+    "finetune_lr": "lr", "precision": "precision", "channels_last": "bool",
 }
 
 

@@ -27,7 +27,8 @@ def _f(kind: str, default=dataclasses.MISSING):
 
 def check_value(name: str, kind: str, value):
     """``value`` checked against ``kind`` and returned (tuples for sequences). Kinds: ``pos`` (int >= 1),
-    ``nonneg`` (int >= 0), ``lr`` (number > 0), ``wd`` (number >= 0), ``frac`` (number in (0, 1]), ``str``;
+    ``nonneg`` (int >= 0), ``lr`` (number > 0), ``wd`` (number >= 0), ``frac`` (number in (0, 1]), ``str``,
+    ``bool``, ``precision`` (one of `lsdl_ens.checks.PRECISIONS`);
     ``tuple:<kind>`` a non-empty sequence of that kind; a ``|None`` suffix also allows None."""
     if kind.endswith("|None"):
         if value is None:
@@ -47,6 +48,10 @@ def check_value(name: str, kind: str, value):
         checks.nonneg_float(name, value)
     elif kind == "frac":
         checks.number(name, value, low=0.0, high=1.0, low_open=True)
+    elif kind == "bool":
+        checks.flag(name, value)
+    elif kind == "precision":
+        checks.one_of(name, value, checks.PRECISIONS)
     elif kind == "str":
         if not isinstance(value, str) or not value:
             raise TypeError(f"{name} must be a non-empty str, got {value!r}")

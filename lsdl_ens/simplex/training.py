@@ -61,6 +61,9 @@ def train_vertex(simplex: SimplexModel, data, *, epochs: int, lr: float = 0.01, 
         data: an ``ImageSet`` (shuffled, augmented batches) or a ``BatchLoader``.
         lam: LMBD of the reference (1e-6 in its README for ESPRO); lambda_k = max(lam / log(Vol^2_rand + 1e-4), 1e-8).
         n_samples: points drawn per batch; ``reduce`` "sum" (reference) or "mean" over their cross-entropies.
+
+    Deliberate: the vertices train in fp32 with contiguous weights (the SPRO objective is a custom step of
+    `lsdl_ens.train.fit`), whatever the precision of the base network's recipe.
     """
     from ..train import fit
 

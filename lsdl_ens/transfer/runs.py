@@ -58,7 +58,8 @@ def train_cycle_member(recipe: CycleMemberRecipe, *, cache=None, device=None,
             h = fit(model, training_loader(first, cycle.seed), epochs=cycle.epochs, optimizer=first.optimizer,
                     lr_schedule=cycle_schedule(cycle.lr, cycle.per), weight_decay=first.weight_decay,
                     seed=cycle.seed, label_smoothing=first.label_smoothing, device=device, progress=progress,
-                    desc=f"{cycle.method} cycle {cycle.index}")
+                    desc=f"{cycle.method} cycle {cycle.index}", precision=first.precision,
+                    channels_last=first.channels_last)
             history.update(h.as_dict())
 
         states = run_cycles(start_model.state_dict(), lambda: load_state(first, start_model.state_dict()).to(device),

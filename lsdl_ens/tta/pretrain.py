@@ -111,6 +111,9 @@ def pretrained_clip(recipe: CLIPRecipe | None = None, *, cache=None, device=None
     Returns:
         (model in eval mode, info) with info = {"history": ..., "zero_shot_val": accuracy on the validation split
         with the WATT templates averaged}.
+
+    Deliberate: the tiny CLIP trains in fp32 with contiguous weights (its contrastive step is a custom step of
+    `lsdl_ens.train.fit`), whatever the profile's precision.
     """
     recipe = recipe or clip_recipe()
     cache = cache or default_cache()
