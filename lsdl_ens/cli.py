@@ -61,8 +61,24 @@ def execute_notebook(path: Path, profile: str, timeout: int = 3600) -> float:
             else:
                 os.environ[k] = v
     elapsed = time.perf_counter() - start
+    show_regenerated_cells(nb)
     nbformat.write(nb, path)
     return elapsed
+
+
+AWAITING = ("awaiting-regeneration", "remove-cell")
+
+
+def show_regenerated_cells(nb) -> int:
+    """Drop the tags ``awaiting-regeneration`` and ``remove-cell`` from the cells that carried them: cells added to a
+    chapter since its last run stay off the page until a run has produced their outputs. Returns how many."""
+    shown = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if AWAITING[0] in tags:
+            cell.metadata["tags"] = [t for t in tags if t not in AWAITING]
+            shown += 1
+    return shown
 
 
 def missing_figure_dependencies() -> list[str]:

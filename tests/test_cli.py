@@ -66,3 +66,17 @@ def test_figures_dependencies_are_declared_in_an_extra():
     names = {req.split(">")[0].split("=")[0].split("<")[0] for req in extras["figures"]}
     assert {"nbclient", "nbformat", "ipykernel"} <= names
     assert "lsdl-ens[figures]" in extras["book"]
+
+
+def test_a_run_shows_the_cells_awaiting_regeneration():
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from lsdl_ens.cli import show_regenerated_cells
+
+    waiting = {"tags": ["hide-input", "remove-cell", "awaiting-regeneration"]}
+    nb = new_notebook(cells=[new_markdown_cell("x", metadata=dict(waiting)), new_code_cell("1", metadata=dict(waiting)),
+                             new_code_cell("2", metadata={"tags": ["remove-cell"]})])
+    assert show_regenerated_cells(nb) == 2
+    assert [c.metadata.get("tags") for c in nb.cells] == [["hide-input"], ["hide-input"], ["remove-cell"]]
+    nbformat.validate(nb)
