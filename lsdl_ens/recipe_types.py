@@ -9,7 +9,8 @@ data spec included, keys sorted; see `lsdl_ens.cache.recipe_key`), so the same r
 process and on every machine, and changing any field changes it. The data spec names its ``source``, the kind of
 CIFAR-10 copy the images come from (`lsdl_ens.data.cifar10_source_kind`): the course's JPEG archive (or its
 extracted tree) holds JPEG-compressed images, torchvision's ``cifar-10-batches-py`` the raw pixels, so their
-runs never share cache entries.
+runs never share cache entries. ``source="synthetic"`` replaces CIFAR-10 by coloured-blob images made in memory
+(`lsdl_ens.data.synthetic`: a few seconds of training, e.g. to exercise a cached run), cached under keys of their own.
 
 Training precision and memory format (``precision``: ``"fp32"`` or ``"bf16"`` autocast; ``channels_last``) are
 recipe fields because they change the weights: a bf16 run and an fp32 run never share a cache entry. Deliberate:
@@ -28,8 +29,9 @@ from . import checks
 __all__ = ["DataSpec", "Init", "Recipe", "TypedRecipe", "DATA_NAMES", "DATA_SOURCES", "replace_fields", "check_recipe"]
 
 DATA_NAMES = ("cifar10", "source", "target")
-#: kinds of CIFAR-10 copies (`lsdl_ens.data.cifar10_source_kind`)
-DATA_SOURCES = ("cifar10-jpeg", "torchvision")
+#: kinds of CIFAR-10 copies (`lsdl_ens.data.cifar10_source_kind`), and "synthetic": coloured-blob images made in
+#: memory instead of CIFAR-10 (`lsdl_ens.data.synthetic`)
+DATA_SOURCES = ("cifar10-jpeg", "torchvision", "synthetic")
 
 
 def replace_fields(obj, what: str, changes: dict):
@@ -73,7 +75,8 @@ class DataSpec:
     """The training data of a recipe: the 10-class CIFAR-10 split (``name="cifar10"``: ``n_train`` images drawn
     class-balanced from the 45k train split, ``n_val`` held out, ``n_test``) or one side of the transfer split
     (``"source"`` / ``"target"``: ``n_source``, ``n_target``, ``n_target_val``, ``n_test``); None means all images.
-    ``seed`` fixes the subsets, ``source`` the kind of CIFAR-10 copy (see the module docstring)."""
+    ``seed`` fixes the subsets, ``source`` the kind of CIFAR-10 copy (see the module docstring), or
+    ``"synthetic"`` for blob images instead of CIFAR-10 (``n_train``, ``n_source`` or ``n_target`` of them)."""
 
     name: str = "cifar10"
     source: str = "cifar10-jpeg"

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from lsdl_ens.data import BatchLoader, ImageSet
+from lsdl_ens.data import blob_images as data_blob_images
 from lsdl_ens.models import build_model
 
 
@@ -33,13 +34,8 @@ def tiny_mlp(seed: int = 0, bn: bool = False, hidden=(16, 16)):
 
 
 def blob_images(n: int = 64, size: int = 8, num_classes: int = 10, seed: int = 0) -> ImageSet:
-    """uint8 images whose mean colour depends on the label, plus noise."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % num_classes
-    colours = torch.rand(num_classes, 3, 1, 1, generator=g) * 200 + 25
-    noise = torch.randn(n, 3, size, size, generator=g) * 30
-    images = (colours[labels] + noise).clamp(0, 255).to(torch.uint8)
-    return ImageSet(images, labels.long())
+    """uint8 images whose mean colour depends on the label, plus noise (`lsdl_ens.data.blob_images`, 8x8 here)."""
+    return data_blob_images(n, size, num_classes, seed)
 
 
 def image_batches(data: ImageSet, batch_size: int = 16, augment: bool = False, seed: int = 0) -> list:

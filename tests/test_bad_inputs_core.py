@@ -12,6 +12,8 @@ from bad_inputs_common import (NAN, INF, case, assert_clear_error, mlp, sd, othe
                                labels, data, cnn, sgd, with_env, fit_tiny, nan_weights_step)
 
 from lsdl_ens import metrics, schedules, state
+from lsdl_ens.data import blob_images, training_set
+from lsdl_ens.recipe_types import DataSpec
 from lsdl_ens.models import build_model, replace_head
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.train import Callback, evaluate, predict_logits
@@ -273,7 +275,16 @@ PROFILES = [
     case(lambda: with_env("LSDL_PROFILE", "bogus", get_profile), ValueError, "LSDL_PROFILE", "profile-env-bogus"),
 ]
 
-CASES = SCHEDULES + TRAINING + METRICS + STATES + MODELS + PROFILES
+SYNTHETIC = [
+    case(lambda: blob_images(0), ValueError, "n", "blobs-no-images"),
+    case(lambda: blob_images(8, size=2.5), TypeError, "size", "blobs-fractional-size"),
+    case(lambda: blob_images(8, num_classes=0), ValueError, "num_classes", "blobs-no-classes"),
+    case(lambda: blob_images(8, seed=-1), ValueError, "seed", "blobs-negative-seed"),
+    case(lambda: training_set(DataSpec(source="synthetic", n_val=10)), ValueError, "data.n_train",
+         "synthetic-spec-without-size"),
+]
+
+CASES = SCHEDULES + TRAINING + METRICS + STATES + MODELS + PROFILES + SYNTHETIC
 
 
 @pytest.mark.parametrize("call, exception, text", CASES)

@@ -53,10 +53,9 @@ def test_member_seeds():
         train_deep_ensemble(base)
 
 
-def test_members_train_one_at_a_time_through_the_cache(tmp_cache, monkeypatch):
-    data = blob_images(64)
-    monkeypatch.setattr(R, "training_set", lambda entry: data)
-    base = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=1, batch_size=16)
+def test_members_train_one_at_a_time_through_the_cache(tmp_cache):
+    base = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=1, batch_size=16,
+                           data={"source": "synthetic", "n_train": 64})  # 64 blob images, no CIFAR-10
     second = train_member(base, 1)                      # e.g. job 1 of an array
     ens = train_deep_ensemble(base, 3)                  # reads member 1, trains 0 and 2
     assert torch.equal(ens.members[1].head.weight, second.head.weight)

@@ -139,16 +139,15 @@ def test_csgld_noise_is_drawn_on_the_device_and_equals_cpu():
 
 # ------------------------------------------------------------------------------------------- spawning
 @pytest.fixture
-def synthetic(monkeypatch):
-    data = blob_images(n=96, size=32, seed=1)
-    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda _: data)
-    return data
+def synthetic():
+    """The data spec of 96 blob images (32x32) in place of CIFAR-10."""
+    return {"name": "cifar10", "source": "synthetic", "n_train": 96, "n_val": 500, "n_test": 1000, "seed": 1}
 
 
 def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_run(tmp_cache, synthetic,
                                                                                    monkeypatch):
     recipe = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=2, batch_size=32,
-                             data={"name": "cifar10", "n_train": 96, "n_val": 500, "n_test": 1000, "seed": 0})
+                             data=synthetic)
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     # a convolution on the CPU = training off the device; the child reads the parent back from the (CPU) cache
     with fake_device(forbid_host_ops={"convolution"}):

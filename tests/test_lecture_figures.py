@@ -120,20 +120,19 @@ def test_cyclic_swa_lr_falls_from_lr_1_to_lr_2_in_each_epoch_after_the_swa_lr_ra
 
 
 @pytest.fixture
-def synthetic_swa(monkeypatch, tmp_cache):
-    """CIFAR-10 replaced by 32x32 colour blobs (train 256 images) for the cyclical SWA run."""
-    import lsdl_ens.recipes
+def synthetic_swa(tmp_cache):
+    """The smoke profile at 2 epochs, and the data spec of 256 blob images (32x32) in place of CIFAR-10."""
     from lsdl_ens.profiles import get_profile
 
-    train_set = blob_images(n=256, size=32, seed=1)
-    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
-    return get_profile("smoke", epochs=2)
+    return get_profile("smoke", epochs=2), {"source": "synthetic", "n_train": 256, "seed": 1}
 
 
 def test_cyclic_swa_averages_the_iterates_at_the_cycle_ends(synthetic_swa):
     from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, train_cyclic_swa
 
-    states, info = train_cyclic_swa(cyclic_swa_recipe(synthetic_swa))
+    profile, data = synthetic_swa
+    recipe = cyclic_swa_recipe(profile)
+    states, info = train_cyclic_swa(recipe.replace(base=recipe.base.replace(data=data)))
     assert info["swa_epochs"] == [1, 2, 3]  # 1.5 x 2 epochs, averaged from epoch 1
     iterates = [states[f"iterate@{e}"] for e in info["swa_epochs"]]
     name = next(k for k in states["average"] if k.endswith("weight"))

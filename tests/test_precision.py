@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 import torch
 
-import lsdl_ens.recipes
 from lsdl_ens.cache import default_cache
 from _tiny import blob_images
 from lsdl_ens.profiles import get_profile, profile_table
@@ -15,17 +14,15 @@ from lsdl_ens.recipe_types import Recipe
 from lsdl_ens.recipes import finetune_recipe, pretrain_recipe, standard_recipe, train
 from lsdl_ens.train import predict_probs
 
-SMALL = {"model_kw": {"widths": [4, 8, 8, 8]}, "epochs": 2, "batch_size": 16,
-         "data": {"name": "cifar10", "n_train": 96, "n_val": 500, "n_test": 1000, "seed": 0}}
+SMALL = {"model_kw": {"widths": [4, 8, 8, 8]}, "epochs": 2, "batch_size": 16,  # 96 blob images, no CIFAR-10
+         "data": {"name": "cifar10", "source": "synthetic", "n_train": 96, "n_val": 500, "n_test": 1000, "seed": 1}}
 FAST = {"precision": "bf16", "channels_last": True}
 
 
 @pytest.fixture
-def blobs(monkeypatch, tmp_cache):
-    """96 coloured-blob images (32x32) as every recipe's training set, and a private cache."""
-    data = blob_images(n=96, size=32, seed=1)
-    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda _spec: data)
-    return data
+def blobs(tmp_cache):
+    """The 96 coloured-blob images (32x32) the SMALL recipes train on, and a private cache."""
+    return blob_images(n=96, size=32, seed=1)
 
 
 def test_the_profile_chooses_precision_and_memory_format():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from lsdl_ens.recipe_types import DataSpec, Init, Recipe
 from lsdl_ens.recipes import finetune_recipe, standard_recipe, training_loader
@@ -55,6 +56,25 @@ def test_every_field_changes_the_key():
 def test_the_two_kinds_of_cifar10_copy_never_share_a_key():
     jpeg = standard_recipe("smoke").replace(data={"source": "cifar10-jpeg"})
     assert jpeg.replace(data={"source": "torchvision"}).key() != jpeg.key()
+
+
+def test_a_synthetic_source_trains_on_blob_images_under_a_key_of_its_own():
+    from lsdl_ens.data import check_data_source, training_set
+
+    recipe = standard_recipe("smoke").replace(data={"source": "synthetic", "n_train": 40, "seed": 3})
+    assert recipe.key() != recipe.replace(data={"source": "cifar10-jpeg"}).key()
+    images = training_set(recipe.data)
+    assert images.images.shape == (40, 3, 32, 32) and images.images.dtype == torch.uint8
+    assert images.labels.tolist() == [i % 10 for i in range(40)]
+    again = training_set(recipe.data)
+    assert torch.equal(again.images, images.images)  # deterministic in the spec
+    assert not torch.equal(training_set(recipe.data.replace(seed=4)).images, images.images)
+    target = finetune_recipe("smoke").replace(data={"source": "synthetic", "n_target": 12})
+    assert sorted(set(training_set(target.data).labels.tolist())) == [0, 1, 2, 3, 4]
+    _, labels = next(iter(training_loader(recipe)))  # the loader a recipe trains on reads the same source
+    assert len(labels) == min(recipe.batch_size, 40) and set(labels.tolist()) <= set(range(10))
+    with pytest.raises(ValueError, match="data.source is 'synthetic'"):
+        check_data_source(recipe.data)  # a run reading CIFAR-10 directly refuses a synthetic recipe
 
 
 def test_source_kind_and_a_mismatched_recipe_is_refused(tmp_path, monkeypatch):

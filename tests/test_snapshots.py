@@ -7,8 +7,6 @@ import math
 import pytest
 import torch
 
-import lsdl_ens.recipes
-
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import SnapshotCollector
 from lsdl_ens.ensembles import snapshot_runs as R
@@ -128,11 +126,10 @@ def test_run_fge_restores_momentum_and_stops_mid_epoch():
 
 
 @pytest.fixture
-def tiny_profile_runs(tmp_cache, monkeypatch):
-    """Cached runs on blobs: the recipe machinery with `training_set` replaced by synthetic images."""
-    data = blob_images(96)
-    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda entry: data)
-    base = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=4, batch_size=16)
+def tiny_profile_runs(tmp_cache):
+    """Cached runs on blobs: the recipe machinery on a synthetic data source (96 blob images)."""
+    base = standard_recipe("smoke", 0, model_kw={"widths": [4, 8, 8, 8]}, epochs=4, batch_size=16,
+                           data={"source": "synthetic", "n_train": 96})
     return base
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-import lsdl_ens.recipes
 from lsdl_ens import metrics
 from lsdl_ens import transfer as T
 from lsdl_ens.cache import CheckpointCache
@@ -167,10 +166,9 @@ def test_cached_cycle_members_chain_and_star(tmp_path, monkeypatch):
     back through the cache), StarSSE members from model 1; one fit per member, each with a new optimiser."""
     import lsdl_ens.transfer.runs as runs
 
-    data = blob_images(32, num_classes=5, seed=4)
     first_model = tiny_cnn(5)
-    first_recipe = finetune_recipe("smoke", lr=0.05, epochs=2, batch_size=8, augment=False)
-    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda entry: data)
+    first_recipe = finetune_recipe("smoke", lr=0.05, epochs=2, batch_size=8, augment=False,
+                                   data={"source": "synthetic", "n_target": 32, "seed": 4})  # 32 blob images
     monkeypatch.setattr(runs, "train", lambda recipe, **kw: (copy.deepcopy(first_model), None))
     monkeypatch.setattr(runs, "load_state", lambda recipe, state: _loaded(state))
     starts = []

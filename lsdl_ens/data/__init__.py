@@ -1,5 +1,6 @@
 """CIFAR-10 in memory: loading, splits (the course's, by sizes or run profile, and the transfer split), batching with
-augmentation (and the strengths a recipe may name), and CIFAR-10-C style corruptions."""
+augmentation (and the strengths a recipe may name), CIFAR-10-C style corruptions, and synthetic blob images a recipe
+may train on instead (``DataSpec(source="synthetic")``)."""
 
 from .cifar import DataNotFoundError, cifar10_source_kind, load_cifar10
 from .cifar_sources import DataSourceError
@@ -7,6 +8,7 @@ from .course_sets import (AUGMENT_STRENGTHS, augmentation_kwargs, check_data_sou
                           profile_transfer, training_set, transfer_data)
 from .dataset import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, ImageSet
 from .loader import BatchLoader, as_loader, random_crop_flip
+from .synthetic import blob_images
 from .splits import (SOURCE_CLASSES, TARGET_CLASSES, TransferSplit, balanced_subset, train_val_split,
                      transfer_split)
 
@@ -16,8 +18,8 @@ __all__ = [
     "transfer_data",
     "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CORRUPTIONS", "BatchLoader", "DataNotFoundError",
     "DataSourceError", "ImageSet", "SOURCE_CLASSES", "TARGET_CLASSES", "TransferSplit", "as_loader",
-    "balanced_subset", "cifar10_source_kind", "corrupt", "load_cifar10", "random_crop_flip", "train_val_split",
-    "transfer_split",
+    "balanced_subset", "blob_images", "cifar10_source_kind", "corrupt", "load_cifar10", "random_crop_flip",
+    "train_val_split", "transfer_split",
 ]
 
 

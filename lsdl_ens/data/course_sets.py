@@ -1,5 +1,5 @@
 """The course's data sets: CIFAR-10 splits for given sizes or a run profile, the transfer split, the training set a
-recipe's ``data`` entry names, and the augmentation strengths a recipe may name.
+recipe's ``data`` entry names (CIFAR-10, or synthetic blob images), and the augmentation strengths a recipe may name.
 
 Splits are deterministic in their sizes and seed and kept in memory (``functools.lru_cache``), so every chapter and
 cached run asking for the same sizes gets the same images without decoding CIFAR-10 again.
@@ -12,6 +12,7 @@ from functools import lru_cache
 from .cifar import cifar10_source_kind, load_cifar10
 from .dataset import ImageSet
 from .splits import balanced_subset, train_val_split, transfer_split
+from .synthetic import synthetic_training_set
 
 __all__ = ["cifar10_splits", "transfer_data", "profile_data", "profile_transfer", "check_data_source", "training_set",
            "AUGMENT_STRENGTHS", "augmentation_kwargs"]
@@ -52,6 +53,10 @@ def check_data_source(data):
     """Raise unless the CIFAR-10 copy `load_cifar10` reads is of the kind a recipe's data spec
     (`lsdl_ens.recipe_types.DataSpec`) names in ``source``, so that a run on one kind is never cached under a
     recipe of the other; returns `data`."""
+    if data.source == "synthetic":
+        raise ValueError("the recipe's data.source is 'synthetic' (blob images, no CIFAR-10 copy): only its training "
+                         "set exists, through lsdl_ens.data.training_set(recipe.data); build the recipe on CIFAR-10 "
+                         "(standard_recipe(...) names the copy found) for anything else")
     found = cifar10_source_kind()
     if data.source != found:
         raise ValueError(f"the recipe's data.source is {data.source!r} but the CIFAR-10 copy found (LSDL_DATA or the "
@@ -62,9 +67,12 @@ def check_data_source(data):
 
 def training_set(data) -> ImageSet:
     """The training set a recipe's data spec (`lsdl_ens.recipe_types.DataSpec`: ``name`` cifar10, source or target,
-    its sizes, seed and source) names, after `check_data_source`."""
+    its sizes, seed and source) names, after `check_data_source`; for ``source="synthetic"`` the blob images of
+    `lsdl_ens.data.synthetic.synthetic_training_set` (no CIFAR-10 needed)."""
     if not all(hasattr(data, a) for a in ("name", "source", "seed")):
         raise TypeError(f"data must be a DataSpec (a recipe's .data), got {type(data).__name__}")
+    if data.source == "synthetic":
+        return synthetic_training_set(data)
     check_data_source(data)
     if data.name == "cifar10":
         return cifar10_splits(data.n_train, data.n_val, data.n_test, data.seed)[0]
