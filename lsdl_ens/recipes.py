@@ -29,11 +29,17 @@ from .train import History, default_device, fit
 
 
 # ----------------------------------------------------------------------------------------------- data specs
-def cifar10_data(profile: Profile, **changes) -> DataSpec:
-    """The `DataSpec` of the profile's 10-class split, on the CIFAR-10 copy found now."""
+def data_source(profile: Profile) -> str:
+    """The `DataSpec.source` of a profile's recipes: the kind of CIFAR-10 copy found now, or ``"synthetic"`` for a
+    profile with ``data_source="synthetic"``."""
     from .data import cifar10_source_kind
 
-    spec = DataSpec("cifar10", cifar10_source_kind(), n_train=profile.n_train, n_val=profile.n_val,
+    return "synthetic" if profile.data_source == "synthetic" else cifar10_source_kind()
+
+
+def cifar10_data(profile: Profile, **changes) -> DataSpec:
+    """The `DataSpec` of the profile's 10-class split, on the CIFAR-10 copy found now (or synthetic images)."""
+    spec = DataSpec("cifar10", data_source(profile), n_train=profile.n_train, n_val=profile.n_val,
                     n_test=profile.n_test)
     return spec.replace(**changes) if changes else spec
 
@@ -41,9 +47,7 @@ def cifar10_data(profile: Profile, **changes) -> DataSpec:
 def transfer_data_spec(profile: Profile, name: str) -> DataSpec:
     """The `DataSpec` of one side (``"source"`` or ``"target"``) of the profile's transfer split (target
     validation set as large as the labelled target set)."""
-    from .data import cifar10_source_kind
-
-    return DataSpec(name, cifar10_source_kind(), n_source=profile.n_source, n_target=profile.n_target,
+    return DataSpec(name, data_source(profile), n_source=profile.n_source, n_target=profile.n_target,
                     n_target_val=profile.n_target, n_test=profile.n_test)
 
 

@@ -12,7 +12,7 @@ from bad_inputs_common import (NAN, INF, case, assert_clear_error, mlp, sd, othe
                                labels, data, cnn, sgd, with_env, fit_tiny, nan_weights_step)
 
 from lsdl_ens import metrics, schedules, state
-from lsdl_ens.data import blob_images, training_set
+from lsdl_ens.data import blob_images, cifar10_splits, data_splits, training_set
 from lsdl_ens.recipe_types import DataSpec
 from lsdl_ens.models import build_model, replace_head
 from lsdl_ens.profiles import get_profile
@@ -280,8 +280,11 @@ SYNTHETIC = [
     case(lambda: blob_images(8, size=2.5), TypeError, "size", "blobs-fractional-size"),
     case(lambda: blob_images(8, num_classes=0), ValueError, "num_classes", "blobs-no-classes"),
     case(lambda: blob_images(8, seed=-1), ValueError, "seed", "blobs-negative-seed"),
-    case(lambda: training_set(DataSpec(source="synthetic", n_val=10)), ValueError, "data.n_train",
-         "synthetic-spec-without-size"),
+    case(lambda: data_splits(DataSpec("target", "synthetic", n_target=5, n_target_val=5)), ValueError, "data.name",
+         "ten-class-splits-of-a-transfer-side"),
+    case(lambda: training_set({"name": "cifar10"}), TypeError, "data", "training-set-of-a-dict"),
+    case(lambda: cifar10_splits(10, 10, 10, source="svhn"), ValueError, "source", "splits-unknown-source"),
+    case(lambda: get_profile("smoke", data_source="svhn"), ValueError, "data_source", "profile-unknown-data-source"),
 ]
 
 CASES = SCHEDULES + TRAINING + METRICS + STATES + MODELS + PROFILES + SYNTHETIC

@@ -7,7 +7,6 @@ import contextlib
 import pytest
 import torch
 
-import lsdl_ens.data.course_sets
 import lsdl_ens.recipes
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
 from device_smoke import SMOKE_PATHS, TOLERANCE
@@ -175,18 +174,12 @@ def test_smoke_path_on_the_fake_device_equals_cpu(name):
 
 # ------------------------------------------------------------------------------------------- cached entry points
 @pytest.fixture
-def synthetic_cifar(monkeypatch):
-    """Synthetic 32x32 sets in place of the CIFAR-10 splits (every module that reads training data)."""
-    from lsdl_ens.averaging import swa as swa_module
-    from lsdl_ens.optim import compare
-    from lsdl_ens.tta import pretrain
+def synthetic_cifar():
+    """The smoke profile on synthetic 32x32 blob images in place of CIFAR-10 (train 64, val 32, test 32), 2 epochs
+    in batches of 32: every module that reads data gets them from the profile's recipes and splits."""
+    from lsdl_ens.profiles import get_profile
 
-    train_set, test_set = blob_images(n=64, size=32, seed=1), blob_images(n=32, size=32, seed=2)
-    for module in (lsdl_ens.recipes, E):
-        monkeypatch.setattr(module, "training_set", lambda _: train_set)
-    for module in (compare, pretrain, swa_module):
-        monkeypatch.setattr(module, "cifar10_splits", lambda *a, **k: (train_set, test_set, test_set))
-    return train_set
+    return get_profile("smoke", epochs=2, batch_size=32, n_train=64, n_val=32, n_test=32, data_source="synthetic")
 
 
 def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
@@ -194,12 +187,11 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
     from lsdl_ens.ensembles.csgld import csgld_recipe, train_csgld
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.ensembles.swag import swag_recipe, train_swag
-    from lsdl_ens.profiles import get_profile
     from lsdl_ens.optim.compare import METHODS, optimizer_recipe, train_optimizer
     from lsdl_ens.simplex import spro_recipe, train_spro
     from lsdl_ens.tta import clip_recipe, pretrained_clip
 
-    p = get_profile("smoke", epochs=2, batch_size=32, n_train=64)
+    p = synthetic_cifar
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     with fake_device(forbid_host_ops={"convolution"}):  # training or evaluating on the CPU raises
         train_swa(swa_recipe(p), progress=False)
@@ -217,12 +209,7 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
 
 
 def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
-    from lsdl_ens.landscape import protocol
-    from lsdl_ens.profiles import get_profile
-
-    train_set = synthetic_cifar
-    monkeypatch.setattr(protocol, "profile_data", lambda p: (train_set, None, blob_images(n=32, size=32, seed=2)))
-    p = get_profile("smoke", epochs=2, batch_size=32, n_train=64)
+    p = synthetic_cifar
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     with fake_device(forbid_host_ops={"convolution"}):
         out = SP.spawn_experiment(p, spawn_epochs=(0, 1), n_alphas=3)
@@ -234,18 +221,11 @@ def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthe
 
 
 def test_transfer_members_and_paths_on_the_selected_device(tmp_cache, monkeypatch):
-    from lsdl_ens.data import SOURCE_CLASSES, TARGET_CLASSES, ImageSet, TransferSplit
     from lsdl_ens.profiles import get_profile
     from lsdl_ens.transfer import consecutive_paths, local_de_recipes, member_probs
 
-    def five(n, seed, classes):
-        d = blob_images(n=n, size=32, num_classes=5, seed=seed)
-        return ImageSet(d.images, d.labels, classes)
-
-    split = TransferSplit(five(64, 1, SOURCE_CLASSES), five(32, 2, SOURCE_CLASSES), five(40, 3, TARGET_CLASSES),
-                          five(20, 4, TARGET_CLASSES), five(30, 5, TARGET_CLASSES))
-    monkeypatch.setattr(lsdl_ens.data.course_sets, "transfer_data", lambda *a, **k: split)
-    p = get_profile("smoke")
+    # synthetic blob images in place of CIFAR-10: 64 source, 40 target (+ 40 validation), 30 test images per side
+    p = get_profile("smoke", n_source=64, n_target=40, n_test=30, data_source="synthetic")
     members = local_de_recipes(p, n_members=2, batch_size=32)
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     with fake_device(forbid_host_ops={"convolution"}):

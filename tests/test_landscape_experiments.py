@@ -1,42 +1,31 @@
 """Tests for lsdl_ens.landscape.experiments: spawning reproduces the parent run bit for bit, the offset loader, the
-evaluation protocol and the sizes table. Synthetic images stand in for CIFAR-10 (monkeypatched data functions), a
-tiny VGG for the profile's model, and a private cache."""
-
-from types import SimpleNamespace
+evaluation protocol and the sizes table. Synthetic images stand in for CIFAR-10 (a profile with
+``data_source="synthetic"``), a tiny VGG for the profile's model, and a private cache."""
 
 import numpy as np
 import pytest
 import torch
 
-import lsdl_ens.recipes
-from lsdl_ens.data import TARGET_CLASSES, ImageSet
-from _tiny import blob_images, one_thread  # noqa: F401
+from lsdl_ens.data import profile_data
+from _tiny import one_thread  # noqa: F401
 from lsdl_ens.landscape import experiments as E
-from lsdl_ens.landscape import protocol as P
 from lsdl_ens.landscape import spawning as SP
-from lsdl_ens.profiles import PROFILES
+from lsdl_ens.profiles import PROFILES, get_profile
 from lsdl_ens.recipes import standard_recipe, train
 
 
+#: the smoke profile on synthetic 32x32 blob images in place of CIFAR-10 (train 300, test 400; target: 5 classes)
+SYNTHETIC = get_profile("smoke", n_train=300, n_test=400, n_target=100, data_source="synthetic")
+
+
 @pytest.fixture
-def synthetic(monkeypatch):
-    """Replace the CIFAR-10 splits by small synthetic 32x32 sets (train 300, test 400; target: 5 classes)."""
-    train_set, test_set = blob_images(n=300, size=32, seed=1), blob_images(n=400, size=32, seed=2)
-    target_train, target_test = (ImageSet(d.images, d.labels, TARGET_CLASSES)
-                                 for d in (blob_images(n=100, size=32, num_classes=5, seed=3),
-                                           blob_images(n=200, size=32, num_classes=5, seed=4)))
-    monkeypatch.setattr(lsdl_ens.recipes, "training_set", lambda data: train_set)
-    transfer = SimpleNamespace(target_train=target_train, target_test=target_test)
-    monkeypatch.setattr(E, "training_set", lambda data: train_set)
-    monkeypatch.setattr(P, "profile_data", lambda p: (train_set, None, test_set))
-    for module in (E, P):
-        monkeypatch.setattr(module, "profile_transfer", lambda p: transfer)
-    return train_set
+def synthetic():
+    """The synthetic profile's training set."""
+    return profile_data(SYNTHETIC)[0]
 
 
 def tiny_recipe(seed=0, epochs=2):
-    return standard_recipe("smoke", seed, model_kw={"widths": [4, 8, 8, 8]}, epochs=epochs,
-                           data={"name": "cifar10", "n_train": 300, "n_val": 500, "n_test": 1000, "seed": 0})
+    return standard_recipe(SYNTHETIC, seed, model_kw={"widths": [4, 8, 8, 8]}, epochs=epochs)
 
 
 def _model_part(flat, k):
@@ -95,11 +84,12 @@ def test_argument_checks():
 
 
 def test_landscape_data_protocol(synthetic):
-    data = E.landscape_data("smoke")
+    assert len(synthetic) == 300
+    data = E.landscape_data(SYNTHETIC)
     sizes = PROFILES["smoke"].landscape
     assert len(data["eval"]) == min(sizes.n_eval, 400) and len(data["train_eval"]) == min(sizes.n_train_eval, 300)
     assert len(data["bn"]) == min(PROFILES["smoke"].n_bn_batches, -(-300 // PROFILES["smoke"].batch_size))
     assert data["bn"][0][0].shape == (PROFILES["smoke"].batch_size, 3, 32, 32)
     assert np.bincount(data["eval"].labels.numpy()).std() == 0  # class balanced
-    target = E.landscape_data("smoke", domain="target")
+    target = E.landscape_data(SYNTHETIC, domain="target")
     assert set(target["eval"].labels.tolist()) == set(range(5))

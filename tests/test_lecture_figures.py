@@ -255,19 +255,15 @@ def test_simplex_plot_puts_each_vertex_at_a_corner():
 
 
 # ------------------------------------------------------------------------ feature distances per domain (figure 7)
-def test_domain_sets_corrupt_the_target_images_and_keep_their_labels(monkeypatch):
-    from types import SimpleNamespace
-
-    from lsdl_ens.data import TARGET_CLASSES, ImageSet, corrupt
+def test_domain_sets_corrupt_the_target_images_and_keep_their_labels():
+    from lsdl_ens.data import corrupt, profile_transfer
     from lsdl_ens.landscape import domains
     from lsdl_ens.profiles import get_profile
 
-    train_set, test_set = (ImageSet(d.images, d.labels, TARGET_CLASSES) for d in
-                           (blob_images(n=40, size=32, num_classes=5, seed=3),
-                            blob_images(n=60, size=32, num_classes=5, seed=4)))
-    monkeypatch.setattr(domains, "profile_transfer",
-                        lambda p: SimpleNamespace(target_train=train_set, target_test=test_set))
-    p = get_profile("smoke", landscape={"n_similarity": 20, "domain_severity": 4})
+    # synthetic blob images in place of CIFAR-10: 40 labelled target images, 60 target test images
+    p = get_profile("smoke", n_target=40, n_test=60, data_source="synthetic",
+                    landscape={"n_similarity": 20, "domain_severity": 4})
+    train_set = profile_transfer(p).target_train
     clean_train, clean_test = domains.domain_sets(p, "target")
     assert clean_train is train_set and len(clean_test) == 20
     noisy_train, noisy_test = domains.domain_sets(p, "gaussian_noise")

@@ -59,13 +59,18 @@ def test_the_two_kinds_of_cifar10_copy_never_share_a_key():
 
 
 def test_a_synthetic_source_trains_on_blob_images_under_a_key_of_its_own():
-    from lsdl_ens.data import check_data_source, training_set
+    from lsdl_ens.data import check_data_source, data_splits, synthetic_cifar10, training_set
 
     recipe = standard_recipe("smoke").replace(data={"source": "synthetic", "n_train": 40, "seed": 3})
     assert recipe.key() != recipe.replace(data={"source": "cifar10-jpeg"}).key()
     images = training_set(recipe.data)
     assert images.images.shape == (40, 3, 32, 32) and images.images.dtype == torch.uint8
-    assert images.labels.tolist() == [i % 10 for i in range(40)]
+    assert torch.bincount(images.labels).tolist() == [4] * 10  # class balanced, as the CIFAR-10 splits
+    pool = {bytes(x.numpy()) for x in synthetic_cifar10()[0].images}
+    assert all(bytes(x.numpy()) in pool for x in images.images)  # cut from the synthetic train set
+    train, val, test = data_splits(recipe.data)
+    assert torch.equal(train.images, images.images) and len(val) == recipe.data.n_val
+    assert len(test) == recipe.data.n_test
     again = training_set(recipe.data)
     assert torch.equal(again.images, images.images)  # deterministic in the spec
     assert not torch.equal(training_set(recipe.data.replace(seed=4)).images, images.images)
@@ -75,6 +80,23 @@ def test_a_synthetic_source_trains_on_blob_images_under_a_key_of_its_own():
     assert len(labels) == min(recipe.batch_size, 40) and set(labels.tolist()) <= set(range(10))
     with pytest.raises(ValueError, match="data.source is 'synthetic'"):
         check_data_source(recipe.data)  # a run reading CIFAR-10 directly refuses a synthetic recipe
+
+
+def test_a_synthetic_profile_reaches_its_recipes_and_splits():
+    from lsdl_ens.data import profile_data, profile_transfer
+    from lsdl_ens.profiles import get_profile, profile_table
+
+    p = get_profile("smoke", n_train=50, n_test=20, n_source=30, n_target=10, data_source="synthetic")
+    assert standard_recipe(p).data.source == "synthetic" and finetune_recipe(p).data.source == "synthetic"
+    assert finetune_recipe(p).init.recipe.data.source == "synthetic"
+    assert standard_recipe(p).key() != standard_recipe(get_profile(p, data_source="cifar10")).key()
+    train, val, test = profile_data(p)
+    assert (len(train), len(val), len(test)) == (50, p.n_val, 20)
+    split = profile_transfer(p)
+    assert (len(split.source_train), len(split.target_train), len(split.target_test)) == (30, 10, 20)
+    assert "| data_source | cifar10 | cifar10 | cifar10 |" in profile_table()
+    with pytest.raises(ValueError, match="data_source must be one of cifar10, synthetic"):
+        get_profile("smoke", data_source="svhn")
 
 
 def test_source_kind_and_a_mismatched_recipe_is_refused(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ from torch import nn
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import cifar10_splits
+from ..data import data_splits
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
 from ..recipes import build_from_recipe, standard_recipe, training_loader
@@ -193,5 +193,4 @@ def train_swa(recipe: Recipe, *, report_epochs=(), cache=None, device=None, prog
 
 
 def _test_set(recipe):
-    d = recipe.data
-    return cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)[2]
+    return data_splits(recipe.data)[2]

@@ -4,17 +4,18 @@ may train on instead (``DataSpec(source="synthetic")``)."""
 
 from .cifar import DataNotFoundError, cifar10_source_kind, load_cifar10
 from .cifar_sources import DataSourceError
-from .course_sets import (AUGMENT_STRENGTHS, augmentation_kwargs, check_data_source, cifar10_splits, profile_data,
-                          profile_transfer, training_set, transfer_data)
+from .course_sets import (AUGMENT_STRENGTHS, augmentation_kwargs, check_data_source, cifar10_splits, data_splits,
+                          full_sets, profile_data, profile_source, profile_transfer, spec_source, training_set,
+                          transfer_data)
 from .dataset import CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, ImageSet
 from .loader import BatchLoader, as_loader, random_crop_flip
-from .synthetic import blob_images
+from .synthetic import blob_images, synthetic_cifar10
 from .splits import (SOURCE_CLASSES, TARGET_CLASSES, TransferSplit, balanced_subset, train_val_split,
                      transfer_split)
 
 __all__ = [
-    "AUGMENT_STRENGTHS", "augmentation_kwargs", "check_data_source", "cifar10_splits", "profile_data",
-    "profile_transfer", "training_set",
+    "AUGMENT_STRENGTHS", "augmentation_kwargs", "check_data_source", "cifar10_splits", "data_splits", "full_sets",
+    "profile_data", "profile_source", "profile_transfer", "spec_source", "synthetic_cifar10", "training_set",
     "transfer_data",
     "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CORRUPTIONS", "BatchLoader", "DataNotFoundError",
     "DataSourceError", "ImageSet", "SOURCE_CLASSES", "TARGET_CLASSES", "TransferSplit", "as_loader",

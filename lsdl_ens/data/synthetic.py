@@ -1,8 +1,11 @@
-"""Synthetic coloured-blob images: a tiny stand-in for CIFAR-10 that a recipe can name as its data source.
+"""Synthetic coloured-blob images: a tiny stand-in for CIFAR-10 that a recipe or a run profile can name as its data.
 
-``DataSpec(source="synthetic", ...)`` makes `lsdl_ens.data.training_set` return these images instead of CIFAR-10,
-so a recipe trains in seconds without the data set on disk and is cached under a key of its own (the source is part
-of the key). Image i has label i mod C and pixels
+``DataSpec(source="synthetic", ...)`` (or a profile with ``data_source="synthetic"``) makes the course's splits
+(`lsdl_ens.data.cifar10_splits`, `transfer_data`, `training_set`, `profile_data`, `profile_transfer`) cut
+``synthetic_cifar10()`` instead of CIFAR-10, with the same sizes, seeds and class names, so a run trains in seconds
+without the data set on disk and is cached under keys of its own (the source is part of a recipe's key).
+
+Image i has label i mod C and pixels
 
     x_i = clip(colour[label_i] + 30 * noise_i, 0, 255) as uint8,   colour ~ U(25, 225)^3 per class, noise ~ N(0, I),
 
@@ -12,12 +15,17 @@ learns them in an epoch or two. Not a benchmark: use it to exercise the training
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from .. import checks
 from .dataset import ImageSet
 
-__all__ = ["blob_images", "synthetic_training_set"]
+__all__ = ["blob_images", "synthetic_cifar10", "SYNTHETIC_TRAIN", "SYNTHETIC_TEST"]
+
+#: images of the synthetic "train" and "test" sets (enough for the smoke profile's splits)
+SYNTHETIC_TRAIN, SYNTHETIC_TEST = 5_000, 2_000
 
 
 def blob_images(n: int = 64, size: int = 32, num_classes: int = 10, seed: int = 0) -> ImageSet:
@@ -35,13 +43,10 @@ def blob_images(n: int = 64, size: int = 32, num_classes: int = 10, seed: int = 
     return ImageSet(images, labels.long())
 
 
-def synthetic_training_set(data) -> ImageSet:
-    """The training set of a synthetic data spec: 32 x 32 blob images with the spec's ``seed``; ``name="cifar10"``
-    gives ``n_train`` images of 10 classes, ``"source"`` ``n_source`` and ``"target"`` ``n_target`` images of 5
-    classes each (the two sides use different seeds, so different colours)."""
-    count = {"cifar10": "n_train", "source": "n_source", "target": "n_target"}[data.name]
-    n = getattr(data, count)
-    if n is None:
-        raise ValueError(f"data.{count} must be an int >= 1 for synthetic data (how many images to make), got None")
-    classes = 10 if data.name == "cifar10" else 5
-    return blob_images(n, 32, classes, data.seed + (1000 if data.name == "target" else 0))
+@lru_cache(maxsize=1)
+def synthetic_cifar10() -> tuple[ImageSet, ImageSet]:
+    """(train, test): ``SYNTHETIC_TRAIN`` and ``SYNTHETIC_TEST`` 32 x 32 blob images of the ten CIFAR-10 classes
+    (one colour per class shared by both sets, seed 0), in place of `lsdl_ens.data.load_cifar10`."""
+    blobs = blob_images(SYNTHETIC_TRAIN + SYNTHETIC_TEST, 32, 10, seed=0)
+    cut = SYNTHETIC_TRAIN
+    return (ImageSet(blobs.images[:cut], blobs.labels[:cut]), ImageSet(blobs.images[cut:], blobs.labels[cut:]))

@@ -29,7 +29,7 @@ import torch
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader, check_data_source, cifar10_splits
+from ..data import BatchLoader, data_splits
 from ..data.splits import balanced_subset
 from ..models import build_model
 from ..profiles import Profile, get_profile
@@ -160,8 +160,7 @@ def train_optimizer(recipe: OptimizerRecipe, *, cache=None, device=None, progres
     step of `fit`, which applies bf16 autocast only to its default step), whatever the profile's precision."""
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
-    d = check_data_source(recipe.data)
-    train, _, test = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
+    train, _, test = data_splits(recipe.data)
     if recipe.n_train is not None and recipe.n_train < len(train):
         train = balanced_subset(train, recipe.n_train, seed=11)
     train_eval = balanced_subset(train, min(recipe.n_eval_train, len(train)), seed=12)
@@ -223,8 +222,7 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
 
     def build():
         model, _ = train_optimizer(base, cache=cache, device=device, progress=progress)
-        d = check_data_source(base.data)
-        train, _, test = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
+        train, _, test = data_splits(base.data)
         test = balanced_subset(test, sizes.n_eval, seed=13)
         batches = list(BatchLoader(train, base.batch_size, shuffle=True, augment=True, seed=5, device=device))
         bn_batches = batches[:2]

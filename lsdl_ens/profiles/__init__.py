@@ -12,7 +12,9 @@ frozen section per chapter or method family (``p.swa.swa_start``, ``p.landscape.
 notebook serves all three profiles. ``get_profile("cpu", epochs=6, swag={"epochs": 3})`` overrides any of them;
 functions take the resolved `Profile` and pass it down (a profile is never looked up again by name). The profile
 also says how recipes train (``p.precision``: ``"fp32"`` or ``"bf16"`` autocast, ``p.channels_last``): ``smoke``
-fp32, ``cpu`` and ``gpu`` bf16 with channels_last.
+fp32, ``cpu`` and ``gpu`` bf16 with channels_last. ``p.data_source`` is ``"cifar10"`` in all three;
+``get_profile("smoke", data_source="synthetic")`` runs the same code on synthetic blob images instead
+(`lsdl_ens.data.synthetic`: seconds, no data set needed, cached under keys of their own).
 
 Choosing ``gpu`` through ``LSDL_PROFILE`` (or ``lsdl-ens figures --profile gpu``) on a machine without CUDA stops
 with an error instead of running the GPU workload on the CPU for days; ``LSDL_ALLOW_GPU_PROFILE_ON_CPU=1`` (CLI:

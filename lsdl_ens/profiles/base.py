@@ -42,6 +42,8 @@ class Profile:
     # how every recipe trains (`lsdl_ens.train.fit`): "fp32" or "bf16" autocast, channels_last memory format
     precision: str
     channels_last: bool
+    # the images: "cifar10" (the CIFAR-10 copy found) or "synthetic" (blob images, `lsdl_ens.data.synthetic`)
+    data_source: str
     # sections: the sizes of one chapter or method family each (`lsdl_ens.profiles.sections`)
     landscape: sections.LandscapeSizes
     swa: sections.SWASizes
@@ -69,6 +71,10 @@ class Profile:
                 _check_field(f.name, value)
 
 
+#: values of `Profile.data_source`
+DATA_SOURCES = ("cifar10", "synthetic")
+
+
 def section_names() -> tuple[str, ...]:
     """The sections of a `Profile`, in order."""
     return tuple(f.name for f in dataclasses.fields(Profile) if f.name in sections.SECTIONS)
@@ -93,6 +99,10 @@ def _check_field(field: str, value):
     if field == "name":
         if not isinstance(value, str):
             raise TypeError(f"name must be a str, got {value!r}")
+        return value
+    if field == "data_source":
+        if value not in DATA_SOURCES:
+            raise ValueError(f"data_source must be one of {', '.join(DATA_SOURCES)}, got {value!r}")
         return value
     if field == "model":
         from ..models import MODEL_NAMES  # core -> core

@@ -14,7 +14,7 @@ import time
 import torch
 
 from ..cache import default_cache
-from ..data import CIFAR10_CLASSES, BatchLoader, cifar10_splits
+from ..data import CIFAR10_CLASSES, BatchLoader, profile_data
 from ..profiles import BENCHMARK_CORRUPTIONS, Profile, get_profile
 from .pretrain import clip_recipe, pretrained_clip
 
@@ -28,7 +28,7 @@ def test_images(profile: Profile | str | None = None, corruption: str | None = N
 
     p = get_profile(profile)
     n = n_images or p.tta.n_images
-    _, _, test = cifar10_splits(p.n_train, p.n_val, p.n_test)
+    _, _, test = profile_data(p)
     g = torch.Generator().manual_seed(7)
     idx = torch.randperm(len(test), generator=g)[:n]
     images, labels = test.images[idx], test.labels[idx]

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .. import checks
 from ..cache import default_cache
-from ..data import CIFAR10_CLASSES, BatchLoader, check_data_source, cifar10_splits
+from ..data import CIFAR10_CLASSES, BatchLoader, data_splits
 from ..profiles import Profile, get_profile
 from ..recipe_types import DataSpec, TypedRecipe
 from ..recipes import check_recipe, cifar10_data
@@ -121,8 +121,7 @@ def pretrained_clip(recipe: CLIPRecipe | None = None, *, cache=None, device=None
 
     def build():
         model = _build(recipe).to(device)
-        d = check_data_source(recipe.data)
-        train, val, _ = cifar10_splits(d.n_train, d.n_val, d.n_test, d.seed)
+        train, val, _ = data_splits(recipe.data)
         tok = model.tokenizer
         captions = torch.stack([tok([t.format(c) for c in CIFAR10_CLASSES]) for t in CAPTION_TEMPLATES])
         loader = BatchLoader(train, recipe.batch_size, shuffle=True, augment=True, drop_last=True,
