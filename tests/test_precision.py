@@ -111,5 +111,6 @@ def test_family_runs_train_with_the_recipe_options(family, blobs):
     assert plain.keys() == fast.keys()
     floats = [k for k in plain if plain[k].is_floating_point()]
     assert any(not torch.equal(plain[k], fast[k]) for k in floats), f"{family} ignored precision"
-    for k in floats:  # close: the same run up to bf16 rounding
-        torch.testing.assert_close(fast[k], plain[k], atol=0.1, rtol=0.1, msg=f"{family}: {k}")
+    for k in floats:  # close: the same run up to bf16 rounding (BN running statistics average bf16 activations)
+        tol = 0.2 if "running_" in k else 0.1
+        torch.testing.assert_close(fast[k], plain[k], atol=tol, rtol=0.1, msg=f"{family}: {k}")
