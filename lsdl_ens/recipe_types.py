@@ -76,7 +76,8 @@ class DataSpec:
     class-balanced from the 45k train split, ``n_val`` held out, ``n_test``) or one side of the transfer split
     (``"source"`` / ``"target"``: ``n_source``, ``n_target``, ``n_target_val``, ``n_test``); None means all images.
     ``seed`` fixes the subsets, ``source`` the kind of CIFAR-10 copy (see the module docstring), or
-    ``"synthetic"`` for blob images instead of CIFAR-10 (``n_train``, ``n_source`` or ``n_target`` of them)."""
+    ``"synthetic"`` for blob images instead of CIFAR-10 (the same splits and sizes, cut from the 5,000 + 2,000
+    images of `lsdl_ens.data.synthetic_cifar10`)."""
 
     name: str = "cifar10"
     source: str = "cifar10-jpeg"
