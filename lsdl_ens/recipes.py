@@ -72,20 +72,21 @@ def training_loader(recipe: Recipe, seed: int | None = None, *, device=None, loa
 
 # ----------------------------------------------------------------------------------------------- recipes
 def standard_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
-    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, crop+flip, the profile's
-    training precision and memory format (``profile.precision``, ``profile.channels_last``). `overrides`
-    replace fields (`Recipe.replace`; unknown fields raise ValueError)."""
+    """The profile's standard CIFAR-10 run: its model, SGD-Nesterov, cosine schedule, the profile's augmentation
+    (``profile.augment``), training precision and memory format (``profile.precision``,
+    ``profile.channels_last``). `overrides` replace fields (`Recipe.replace`; unknown fields raise ValueError)."""
     p = get_profile(profile)
     recipe = Recipe(model=p.model, num_classes=10, data=cifar10_data(p), epochs=p.epochs, lr=p.lr,
                     weight_decay=p.weight_decay, batch_size=p.batch_size, seed=seed, precision=p.precision,
-                    channels_last=p.channels_last)
+                    channels_last=p.channels_last, augment=p.augment)
     return recipe.replace(**overrides) if overrides else recipe
 
 
 def pretrain_recipe(profile: Profile | str | None = None, seed: int = 0, **overrides) -> Recipe:
     """Pre-training on the five source classes; each seed is an independent "pre-trained checkpoint"."""
     p = get_profile(profile)
-    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs, data=transfer_data_spec(p, "source"))
+    recipe = standard_recipe(p, seed, num_classes=5, epochs=p.pretrain_epochs, data=transfer_data_spec(p, "source"),
+                             augment=True)
     return recipe.replace(**overrides) if overrides else recipe
 
 
@@ -103,7 +104,8 @@ def finetune_recipe(profile: Profile | str | None = None, backbone_seed: int = 0
     if head not in ("linear_probe", "random"):
         raise ValueError(f"head must be 'linear_probe' or 'random'; got {head!r}")
     recipe = standard_recipe(p, seed, num_classes=5, epochs=p.finetune_epochs, lr=p.finetune_lr,
-                             data=transfer_data_spec(p, "target"), init=Init(pretrain_recipe(p, backbone_seed), head))
+                             data=transfer_data_spec(p, "target"), init=Init(pretrain_recipe(p, backbone_seed), head),
+                             augment=True)
     return recipe.replace(**overrides) if overrides else recipe
 
 

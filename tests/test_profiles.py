@@ -68,3 +68,14 @@ def test_announce_prints_profile_and_device(monkeypatch, capsys):
     assert announce().name == "smoke"
     out = capsys.readouterr().out
     assert out.startswith("Profile smoke: 1,000 training images, vgg, 2 epochs; device cpu (")
+
+
+def test_profile_augment_reaches_the_standard_recipe_but_not_the_transfer_recipes():
+    from lsdl_ens.recipes import finetune_recipe, pretrain_recipe, standard_recipe
+
+    cpu = get_profile("cpu")
+    assert standard_recipe(cpu).augment is cpu.augment
+    assert standard_recipe(get_profile("cpu", augment="weak")).augment == "weak"
+    assert pretrain_recipe(cpu).augment is True and finetune_recipe(cpu).augment is True
+    with pytest.raises(ValueError, match="augment must be"):
+        get_profile("cpu", augment="strong-ish")

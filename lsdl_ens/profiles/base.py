@@ -42,6 +42,9 @@ class Profile:
     # how every recipe trains (`lsdl_ens.train.fit`): "fp32" or "bf16" autocast, channels_last memory format
     precision: str
     channels_last: bool
+    # augmentation of the standard CIFAR-10 run (`standard_recipe`): True (crop+flip), False, or a strength of
+    # `lsdl_ens.data.AUGMENT_STRENGTHS`; the transfer recipes keep crop+flip
+    augment: bool | str
     # the images: "cifar10" (the CIFAR-10 copy found) or "synthetic" (blob images, `lsdl_ens.data.synthetic`)
     data_source: str
     # sections: the sizes of one chapter or method family each (`lsdl_ens.profiles.sections`)
@@ -103,6 +106,11 @@ def _check_field(field: str, value):
     if field == "data_source":
         if value not in DATA_SOURCES:
             raise ValueError(f"data_source must be one of {', '.join(DATA_SOURCES)}, got {value!r}")
+        return value
+    if field == "augment":
+        from ..data import AUGMENT_STRENGTHS  # core -> core
+        if not isinstance(value, bool) and value not in AUGMENT_STRENGTHS:
+            raise ValueError(f"augment must be True, False or one of {', '.join(AUGMENT_STRENGTHS)}, got {value!r}")
         return value
     if field == "model":
         from ..models import MODEL_NAMES  # core -> core
