@@ -14,6 +14,10 @@ the CPU, detached, no grad; tuples stay tuples). Builds of one recipe are serial
 lock (``<hash>.pt.lock``, an empty file left in place; `filelock`'s OS lock, released by the OS when its holder
 dies, so a killed build never blocks the next one): a second process asking for a recipe that is being built
 waits, then reads the entry, so a recipe is trained once and every reader gets the same weights.
+
+Build log: when ``LSDL_CACHE_BUILD_LOG`` names a file, every build (a miss that calls ``build()``) appends one JSON
+line ``{"kind", "key", "pid"}`` to it, from any process; tests count builds with it (e.g. that ``lsdl-ens warm``
+trained each run once and that a chapter then trained nothing).
 """
 
 from __future__ import annotations
@@ -236,11 +240,34 @@ class CheckpointCache:
             with self._build_lock(kind, recipe):
                 payload = self.load(kind, recipe)  # built by the process we waited for
                 if payload is None:
+                    log_build(kind, recipe)
                     state, extra = _call_build(build, kind)
                     # a writer that does not take the lock (`save`) may have finished meanwhile: keep the first
                     # entry, so every reader of this recipe sees the same weights
                     payload = self.load(kind, recipe) or self._store(kind, recipe, state, extra)
         return payload["state"], payload["extra"]
+
+
+BUILD_LOG = "LSDL_CACHE_BUILD_LOG"
+
+
+def log_build(kind: str, recipe) -> None:
+    """Append ``{"kind", "key", "pid"}`` to the file named by ``LSDL_CACHE_BUILD_LOG`` (nothing when unset).
+    One short ``write`` per line in append mode, so lines of concurrent processes do not interleave."""
+    target = os.environ.get(BUILD_LOG)
+    if not target:
+        return
+    line = json.dumps({"kind": kind, "key": recipe_key(recipe), "pid": os.getpid()}) + "\n"
+    with open(target, "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def read_build_log(path) -> list[dict]:
+    """The builds logged in `path` (see `log_build`), oldest first; [] when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _call_build(build, kind: str) -> tuple[dict, dict | None]:

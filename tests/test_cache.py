@@ -193,3 +193,17 @@ def test_orphaned_temp_files_are_removed_but_live_ones_kept(tmp_path):
     assert left == sorted([live_writer.name, other_host.name, legacy_new.name, CheckpointCache(tmp_path).path(
         "t", {"k": 1}).name])
 
+
+
+def test_build_log_counts_builds_not_hits(tmp_path, monkeypatch):
+    from lsdl_ens.cache import BUILD_LOG, CheckpointCache, read_build_log
+
+    log = tmp_path / "builds.jsonl"
+    monkeypatch.setenv(BUILD_LOG, str(log))
+    cache = CheckpointCache(tmp_path / "c")
+    for _ in range(3):
+        cache.get_or_create("train", {"a": 1}, lambda: ({"w": torch.zeros(1)}, None))
+    cache.get_or_create("train", {"a": 2}, lambda: ({"w": torch.zeros(1)}, None))
+    entries = read_build_log(log)
+    assert [e["kind"] for e in entries] == ["train", "train"]
+    assert len({e["key"] for e in entries}) == 2 and all(e["pid"] == os.getpid() for e in entries)

@@ -79,3 +79,10 @@ def test_profile_augment_reaches_the_standard_recipe_but_not_the_transfer_recipe
     assert pretrain_recipe(cpu).augment is True and finetune_recipe(cpu).augment is True
     with pytest.raises(ValueError, match="augment must be"):
         get_profile("cpu", augment="strong-ish")
+
+
+def test_claim_seeds_at_least_three():
+    assert all(p.claim_seeds >= 3 for p in PROFILES.values())
+    assert get_profile("smoke", claim_seeds=4).claim_seeds == 4
+    with pytest.raises(ValueError, match="claim_seeds must be at least 3"):
+        get_profile("smoke", claim_seeds=2)

@@ -45,6 +45,8 @@ class Profile:
     # augmentation of the standard CIFAR-10 run (`standard_recipe`): True (crop+flip), False, or a strength of
     # `lsdl_ens.data.AUGMENT_STRENGTHS`; the transfer recipes keep crop+flip
     augment: bool | str
+    # seeds behind every claim that training decides (`lsdl_ens.claims.seed_estimate` needs at least 3)
+    claim_seeds: int
     # the images: "cifar10" (the CIFAR-10 copy found) or "synthetic" (blob images, `lsdl_ens.data.synthetic`)
     data_source: str
     # sections: the sizes of one chapter or method family each (`lsdl_ens.profiles.sections`)
@@ -94,6 +96,7 @@ _FIELD_KINDS = {
     "weight_decay": "wd", "ensemble_size": "pos", "curve_epochs": "nonneg", "n_bn_batches": "pos|None",
     "n_source": "pos|None", "n_target": "pos", "pretrain_epochs": "nonneg", "finetune_epochs": "nonneg",
     "finetune_lr": "lr", "precision": "precision", "channels_last": "bool",
+    "claim_seeds": "pos",
 }
 
 
@@ -111,6 +114,11 @@ def _check_field(field: str, value):
         from ..data import AUGMENT_STRENGTHS  # core -> core
         if not isinstance(value, bool) and value not in AUGMENT_STRENGTHS:
             raise ValueError(f"augment must be True, False or one of {', '.join(AUGMENT_STRENGTHS)}, got {value!r}")
+        return value
+    if field == "claim_seeds":
+        sections.check_value(field, "pos", value)
+        if value < 3:
+            raise ValueError(f"claim_seeds must be at least 3 (a seed interval needs 3 values), got {value}")
         return value
     if field == "model":
         from ..models import MODEL_NAMES  # core -> core
