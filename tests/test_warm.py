@@ -100,6 +100,7 @@ def test_slurm_dry_run_writes_one_array_script_per_chapter(env, capsys):
     (["--executor", "slurm", "--time", "ninety"], "--time must be minutes (such as 90)"),
     (["--executor", "slurm", "--time", "0"], "at least one minute"),
     (["--executor", "cluster"], "argument --executor: invalid choice"),
+    (["--executor", "slurm", "--gpus-per-job", "0", "--profile", "gpu"], "--gpus-per-job 0 with the gpu profile"),
     (["--chapter", "12"], "--chapter must be one of 91, 92, got '12'"),
 ])
 def test_bad_options_name_the_option(env, capsys, argv, message):

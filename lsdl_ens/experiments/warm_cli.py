@@ -73,17 +73,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="chapter number such as 04 (repeatable); default: every chapter")
     parser.add_argument("--executor", default="local", choices=["local", "slurm"],
                         help="local: worker processes on this machine; slurm: one job array per chapter")
-    parser.add_argument("--workers", type=_count("--workers", 1), default=None,
+    parser.add_argument("--workers", type=_count("--workers", 1), default=None, metavar="N",
                         help="local: jobs at once (default: one per CUDA device, else 2)")
-    parser.add_argument("--partition", default=None, help="slurm: partition (default: the cluster's)")
-    parser.add_argument("--gpus-per-job", type=_count("--gpus-per-job", 0), default=None,
+    parser.add_argument("--partition", default=None, metavar="NAME", help="slurm: partition (default: the cluster's)")
+    parser.add_argument("--gpus-per-job", type=_count("--gpus-per-job", 0), default=None, metavar="G",
                         help="slurm: GPUs per job (default 1; 0 for none)")
-    parser.add_argument("--cpus-per-job", type=_count("--cpus-per-job", 1), default=None,
+    parser.add_argument("--cpus-per-job", type=_count("--cpus-per-job", 1), default=None, metavar="C",
                         help="slurm: CPU cores per job (default 4)")
     parser.add_argument("--time", type=_time, default=None, metavar="LIMIT",
                         help="time limit per job: minutes or [days-]hours:minutes[:seconds] "
                              "(default: 2:00:00 on slurm, 24:00:00 locally)")
-    parser.add_argument("--array-parallelism", type=_count("--array-parallelism", 1), default=None,
+    parser.add_argument("--array-parallelism", type=_count("--array-parallelism", 1), default=None, metavar="P",
                         help="slurm: tasks of one array running at once (default 64)")
     parser.add_argument("--folder", type=Path, default=None, metavar="DIR",
                         help="job pickles, logs and dry-run scripts (default: warm-jobs/ beside the checkpoints "
@@ -114,6 +114,9 @@ def command(args: argparse.Namespace, parser: argparse.ArgumentParser, modules=N
         chapters = chapter_ids(args.chapter, modules)
     except ValueError as exc:
         parser.error(str(exc).replace("chapter must", "--chapter must", 1))
+    if args.executor == "slurm" and profile.name == "gpu" and args.gpus_per_job == 0:
+        parser.error("--gpus-per-job 0 with the gpu profile would train full CIFAR-10 on CPUs for days; ask for "
+                     "GPUs (--gpus-per-job 1) or use --profile cpu")
     if args.list:
         print(f"profile {profile.name}")
         print(plan_text(plan_warm(profile, chapters, modules=modules)))
