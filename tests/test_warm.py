@@ -1,6 +1,7 @@
 """`lsdl-ens warm` on stand-in chapters (tests/warm_fake_chapter.py): local submitit workers train each missing run
 once (counted with the cache build log), a second warm trains nothing, a failed job fails the command after the
-others finished, and a SLURM dry run writes one array script per chapter with the requested resources."""
+others finished, a SLURM dry run writes one array script per chapter with the requested resources, and a
+submission to a stand-in SLURM (sbatch, srun and sacct scripts on PATH) runs the array's tasks and waits for them."""
 
 import os
 import sys
@@ -131,3 +132,39 @@ def test_time_limits_and_library_arguments():
         warm(get_profile("smoke"), executor="ssh", modules=MODULES)
     with pytest.raises(ValueError, match="apply to executor='slurm' only"):
         warm(get_profile("smoke"), executor="local", dry_run=True, modules=MODULES)
+
+
+# A stand-in SLURM for the submission path: sbatch runs the script's array tasks one after another in the
+# background (with the variables SLURM sets for a task), srun runs its command, sacct knows no job yet.
+FAKE_SBATCH = r"""#!/bin/sh
+script="$1"
+range=$(sed -n 's/^#SBATCH --array=\([0-9]*\)-\([0-9]*\).*/\1 \2/p' "$script")
+(
+  sleep 1
+  for i in $(seq ${range% *} ${range#* }); do
+    SLURM_JOB_ID=4242 SLURM_ARRAY_JOB_ID=4242 SLURM_ARRAY_TASK_ID=$i SLURM_NTASKS=1 SLURM_PROCID=0 SLURM_LOCALID=0 \
+    SLURM_NODEID=0 SLURM_JOB_NUM_NODES=1 SLURM_JOB_NODELIST=localhost bash "$script"
+  done
+) >/dev/null 2>&1 &
+echo "Submitted batch job 4242"
+"""
+FAKE_SRUN = """#!/bin/sh
+while [ $# -gt 0 ]; do case "$1" in --unbuffered) shift;; --output|--error) shift 2;; *) break;; esac; done
+exec "$@"
+"""
+
+
+def test_slurm_submission_waits_for_the_array_and_reports_a_failed_task(env, capsys, monkeypatch):
+    bin_dir = env / "bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN), ("sacct", "#!/bin/sh\necho 'JobID|State'\n")):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code = warm_main(["--profile", "smoke", "--executor", "slurm", "--gpus-per-job", "0", "--cpus-per-job", "1",
+                      "--folder", str(env / "slurm")], modules=BROKEN)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "job 4242_0 (warm-broken: planted failure) failed" in err and "planted failure in the broken run" in err
+    [build] = read_build_log(env / "builds.jsonl")  # task 1 trained its run
+    assert build["kind"] == "warm-tiny" and build["pid"] != os.getpid()

@@ -84,8 +84,9 @@ def record(job, run: CachedRun, report: WarmReport) -> None:
 
 
 def wait_for(jobs: list[tuple[object, CachedRun]], report: WarmReport, bar, poll: float) -> None:
-    """Wait until every submitted job finished, recording each as it finishes (in any order)."""
-    pending = list(jobs)
+    """Wait until every submitted job finished, recording each as it finishes (in any order). Looks every half
+    second at first, then less often, at most every `poll` seconds (a tenth of the time waited so far)."""
+    pending, start = list(jobs), time.monotonic()
     while pending:
         still = []
         for job, run in pending:
@@ -96,4 +97,4 @@ def wait_for(jobs: list[tuple[object, CachedRun]], report: WarmReport, bar, poll
                 still.append((job, run))
         pending = still
         if pending:
-            time.sleep(poll)
+            time.sleep(min(poll, max(0.5, (time.monotonic() - start) / 10)))
