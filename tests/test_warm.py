@@ -130,6 +130,8 @@ def test_time_limits_and_library_arguments():
         warm("smoke", modules=MODULES)
     with pytest.raises(ValueError, match="executor must be one of local, slurm"):
         warm(get_profile("smoke"), executor="ssh", modules=MODULES)
+    with pytest.raises(ValueError, match="workers must be"):
+        warm(get_profile("smoke"), workers=0, modules=MODULES)
     with pytest.raises(ValueError, match="apply to executor='slurm' only"):
         warm(get_profile("smoke"), executor="local", dry_run=True, modules=MODULES)
 

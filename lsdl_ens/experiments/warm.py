@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import checks
 from ..cache import CheckpointCache, canonical_json, default_cache
 from ..profiles import Profile
 from .runs import CHAPTER_MODULES, CachedRun, chapter_runs
@@ -100,15 +101,16 @@ def plan_text(plans: list[ChapterPlan], cache: CheckpointCache | None = None) ->
 
 def warm(profile: Profile, chapters=None, executor: str = "local", *, workers: int | None = None,
          slurm: SlurmOptions | None = None, folder: str | Path | None = None, dry_run: bool = False,
-         time_min: int = 24 * 60, modules=None, cache: CheckpointCache | None = None,
-         progress: bool | None = None) -> WarmReport:
+         time_min: int = 24 * 60, modules=None, progress: bool | None = None) -> WarmReport:
     """Train the runs `chapters` need under `profile` that the cache lacks, one job per run.
+
+    The cache is `lsdl_ens.cache.default_cache()`, the one under ``LSDL_CACHE``, which the jobs inherit.
 
     Args:
         executor: ``"local"`` (`workers` processes on this machine) or ``"slurm"`` (one array per chapter with the
             resources of `slurm`, default `SlurmOptions()`).
-        folder: submitit's folder for job pickles, logs and (dry run) scripts (default
-            ``<cache root>/../warm-jobs``, next to the checkpoints).
+        folder: submitit's folder for job pickles, logs and (dry run) scripts (default ``warm-jobs/`` under
+            ``LSDL_CACHE``, next to ``checkpoints/``).
         dry_run: SLURM only: write the job scripts into `folder` and submit nothing.
         time_min: local jobs' time limit in minutes (SLURM takes ``slurm.time_min``).
         modules: chapter id -> module with ``runs(profile)`` (default: the book's chapters).
@@ -124,8 +126,11 @@ def warm(profile: Profile, chapters=None, executor: str = "local", *, workers: i
     if executor == "slurm" and workers is not None:
         raise ValueError("workers applies to executor='local' only (SLURM runs array_parallelism tasks at once); "
                          "pass SlurmOptions(array_parallelism=...) instead")
+    if workers is not None:
+        checks.positive_int("workers", workers, "pass the number of jobs to run at once, such as 2")
+    checks.positive_int("time_min", time_min, "pass a time limit in minutes, such as 120")
     start = time.perf_counter()
-    cache = default_cache() if cache is None else cache
+    cache = default_cache()
     plans = plan_warm(profile, chapters, cache, modules)
     folder = Path(folder) if folder is not None else cache.root.parent / "warm-jobs"
     report = WarmReport()
