@@ -118,8 +118,12 @@ def command(args: argparse.Namespace, parser: argparse.ArgumentParser, modules=N
         parser.error("--gpus-per-job 0 with the gpu profile would train full CIFAR-10 on CPUs for days; ask for "
                      "GPUs (--gpus-per-job 1) or use --profile cpu")
     if args.list:
-        print(f"profile {profile.name}")
-        print(plan_text(plan_warm(profile, chapters, modules=modules)))
+        try:
+            text = plan_text(plan_warm(profile, chapters, modules=modules))
+        except ImportError as err:  # a chapter module that is not installed
+            print(f"lsdl-ens warm: {err}", file=sys.stderr)
+            return 2
+        print(f"profile {profile.name}\n{text}")
         return 0
     if args.executor == "local":
         if args.allow_cpu:
