@@ -4,6 +4,8 @@
                                                                    re-execute chapter notebooks in place
     lsdl-ens reproduces [--book DIR]                               rebuild the "What reproduces" page
     lsdl-ens profiles                                              print the run-profile table
+    lsdl-ens warm [--profile P] [--chapter NN ...] [--executor local|slurm] [--list] [--dry-run] ...
+                                                                   train chapters' cached runs as jobs (submitit)
     lsdl-ens autograde ASSIGNMENT [--student S] [--force] [nbgrader options]   grade submissions in the sandbox
 
 `figures` runs each chapter notebook top to bottom with ``LSDL_PROFILE`` set, stores the new outputs (figures as
@@ -12,6 +14,8 @@ cache, so a second run only re-evaluates. The chapters are those of the checkout
 (``book/`` next to ``lsdl_ens/``) or of ``--book DIR``; executing them needs nbclient, nbformat and ipykernel
 (``pip install 'lsdl-ens[figures]'``). After the chapters ran, `figures` rebuilds ``what_reproduces.md`` from the
 claims files the chapters wrote (``book/claims/NN.json``, see ``lsdl_ens.claims_page``); `reproduces` does only that.
+`warm` trains the runs the chapters read ahead of time, one job per missing run (``lsdl_ens.experiments.warm``),
+so that `figures` afterwards only evaluates; ``lsdl-ens warm --help`` lists its options.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from .experiments.warm_cli import add_arguments as add_warm_arguments
+from .experiments.warm_cli import command as warm_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -109,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--book", type=Path, default=BOOK, metavar="DIR",
                      help="folder holding claims/NN.json (default: book/ of the checkout, %(default)s)")
     sub.add_parser("profiles", help="print the run-profile table")
+    warm = sub.add_parser("warm", help="train the cached runs of chapters ahead of time, as local or SLURM jobs")
+    add_warm_arguments(warm)
     grade = sub.add_parser("autograde", help="nbgrader autograde with student code in a sandboxed process")
     grade.add_argument("assignment")
     grade.add_argument("--student", default=None, help="one student id (default: every submission)")
@@ -124,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if nbgrader_options:
         parser.error(f"unrecognized arguments: {' '.join(nbgrader_options)}")
 
+    if args.command == "warm":
+        return warm_command(args, warm)
     if args.command == "reproduces":
         return reproduces(args.book.expanduser().resolve())
 

@@ -80,7 +80,8 @@ def test_two_processes_racing_on_one_recipe_build_once(tmp_path):
     racers = [_start(tmp_path, "race", str(i)) for i in range(2)]
     results = [_result(p) for p in racers]
     assert len((tmp_path / "builds.txt").read_text().split()) == 1
-    assert len(list((tmp_path / "cache" / "t").glob("*.pt"))) == 1
+    [entry] = list((tmp_path / "cache" / "t").glob("*.pt"))
+    assert sorted(p.name for p in entry.parent.iterdir()) == [entry.name, entry.name + ".lock"]  # no temp files
     assert results[0] == results[1]  # same weights, same builder
     stored = CheckpointCache(tmp_path / "cache").load("t", RECIPE)
     assert torch.equal(stored["state"]["w"], torch.tensor(results[0]["w"]))

@@ -27,3 +27,15 @@ def test_missing_runs_follow_the_cache(tmp_path):
 def test_chapter_runs_names_the_chapters():
     with pytest.raises(ValueError, match="chapter must be one of 01"):
         chapter_runs("8", None)
+
+
+def test_chapter_runs_take_their_modules_as_a_parameter():
+    from types import SimpleNamespace
+
+    run = CachedRun("train", {"a": 1}, train)
+    twice = SimpleNamespace(runs=lambda profile: [run, CachedRun("train", {"a": 1}, train, label="again")])
+    assert chapter_runs("x", None, modules={"x": twice}) == [run]  # one entry per cache key
+    with pytest.raises(ValueError, match="chapter must be one of x"):
+        chapter_runs("04", None, modules={"x": twice})
+    with pytest.raises(TypeError, match="must have a function runs"):
+        chapter_runs("y", None, modules={"y": SimpleNamespace()})

@@ -15,7 +15,7 @@ trained once.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 __all__ = ["CachedRun", "CHAPTER_MODULES", "chapter_runs", "missing_runs"]
@@ -75,11 +75,21 @@ CHAPTER_MODULES = {
 }
 
 
-def chapter_runs(chapter: str, profile) -> list[CachedRun]:
-    """Every cached run chapter ``chapter`` (``"01"`` ... ``"07"``) reads under `profile`, without duplicates."""
-    if chapter not in CHAPTER_MODULES:
-        raise ValueError(f"chapter must be one of {', '.join(CHAPTER_MODULES)}, got {chapter!r}")
-    module = importlib.import_module(CHAPTER_MODULES[chapter])
+def chapter_runs(chapter: str, profile, modules: Mapping | None = None) -> list[CachedRun]:
+    """Every cached run chapter ``chapter`` (``"01"`` ... ``"07"``) reads under `profile`, without duplicates.
+
+    Args:
+        modules: chapter id -> the module that lists its runs: a dotted module name, or any object with a
+            ``runs(profile)`` function (default `CHAPTER_MODULES`; tests pass small chapters of their own).
+    """
+    modules = CHAPTER_MODULES if modules is None else modules
+    if chapter not in modules:
+        raise ValueError(f"chapter must be one of {', '.join(modules)}, got {chapter!r}")
+    module = modules[chapter]
+    if isinstance(module, str):
+        module = importlib.import_module(module)
+    if not callable(getattr(module, "runs", None)):
+        raise TypeError(f"the module of chapter {chapter} must have a function runs(profile), got {module!r:.80}")
     runs, seen = [], set()
     for run in module.runs(profile):
         ident = (run.kind, _key_text(run.cache_key))
