@@ -14,11 +14,12 @@ from lsdl_ens.averaging import random_directions, swa_model, swa_recipe, wise_ft
 from lsdl_ens.bn import update_bn
 from lsdl_ens.ensembles import DeepEnsemble, KFACLaplace, SnapshotCollector
 from lsdl_ens.data import BatchLoader
-from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations, run_csgld
-from lsdl_ens.ensembles.deep_ensemble import member_recipe, train_deep_ensemble
+from lsdl_ens.ensembles.csgld import csgld_sample_iterations, run_csgld
+from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
+from lsdl_ens.experiments.ensembles_members import member_recipe, train_deep_ensemble
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
-from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
-from lsdl_ens.ensembles import budget_table
+from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
+from lsdl_ens.experiments import ensembles_budget as budget_table
 from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve

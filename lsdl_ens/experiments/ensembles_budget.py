@@ -22,8 +22,8 @@ from ..data import profile_data
 from ..profiles import Profile, get_profile
 from ..recipes import load_state, standard_recipe
 from ..train import predict_logits
-from .deep_ensemble import train_member
-from .snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse
+from .ensembles_members import train_member
+from .ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
 
 __all__ = ["ensemble_error", "ind_errors", "budget_errors"]
 
