@@ -20,7 +20,9 @@ def test_runs_are_module_level_trainers_with_parents_first(profile):
     runs = chapter_runs("04", profile)
     kinds = [r.kind for r in runs]
     assert kinds.index("trajectory") < kinds.index("fge")          # FGE starts from the trajectory's checkpoint
-    assert kinds.count("train") == profile.ensemble_size
+    n = max(profile.ensemble_size, profile.claim_seeds)
+    assert kinds.count("train") == n + profile.claim_seeds  # members, and one 2B run per claim seed
+    assert kinds.count("sse") == kinds.count("fge") == profile.claim_seeds
     assert {"sse", "fge", "csgld"} <= set(kinds)
     assert len({r.describe() for r in runs}) == len(runs)
     with pytest.raises(TypeError, match="profile"):
@@ -34,12 +36,9 @@ def test_training_the_listed_runs_leaves_nothing_for_the_chapter_to_build(profil
         run.train()
     built = read_build_log(log)
     assert {b["kind"] for b in built} >= {"train", "trajectory", "sse", "fge", "csgld"}
-    # everything the chapter computes from its runs
-    E.train_deep_ensemble(profile, profile.ensemble_size)
-    E.train_sse(E.sse_recipe(profile))
-    E.train_trajectory(E.trajectory_recipe(profile))
-    E.train_fge(E.fge_recipe(profile))
-    E.train_csgld(E.csgld_recipe(profile, budget=2))
-    E.budget_errors(profile)
-    E.csgld_temperatures(profile, budget=2)
+    results = E.chapter_results(profile, n_boot=100)     # everything the chapter computes from its runs
     assert read_build_log(log) == built, "the chapter trained a run that runs(profile) does not list"
+    found = E.claims(results, profile)
+    assert len({c.id for c in found}) == len(found) >= 15
+    assert {"budget_a", "budget_b_accuracy", "budget_b_nll", "fge_vs_sse_1b"} <= {c.id for c in found}
+    assert len(results["seed_errors"]["SSE"]) == profile.claim_seeds
