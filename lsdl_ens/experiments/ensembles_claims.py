@@ -20,13 +20,18 @@ from ..claims import Claim, Estimate, judge, make_claim, seed_estimate
 from ..profiles import Profile
 from .budget import combine_verdicts
 
-__all__ = ["FGE_SOURCE", "FGE_TABLE", "FLAT_TOLERANCE", "BASIN_BARRIER", "claims", "budget_claims"]
+__all__ = ["FGE_SOURCE", "FGE_TABLE", "DEE_SOURCE", "DEE_PAPER", "FLAT_TOLERANCE", "BASIN_BARRIER", "claims",
+           "budget_claims"]
 
 FGE_SOURCE = ("student talk on Garipov et al., \"Loss Surfaces, Mode Connectivity, and Fast Ensembling of DNNs\", "
               "slide \"FGE Results\", Table 1, VGG-16 (200), CIFAR-100, 1B")
 #: the FGE talk's table: test error (%) at 1B on CIFAR-100 with VGG-16, as printed ("27.4 \pm 0.1", ...)
 FGE_TABLE = {"Ind": "27.4 ± 0.1", "SSE": "26.4 ± 0.1", "FGE": "25.7 ± 0.1"}
 LECTURE = "LSDL lecture 06 (Sadrtdinov, 2024)"
+#: Ashukha et al., "Pitfalls of In-Domain Uncertainty Estimation and Ensembling in Deep Learning", ICLR 2020:
+#: DEE on ImageNet (ResNet50) at 5 / 10 / 25 members
+DEE_SOURCE = "Ashukha et al., ICLR 2020, ImageNet, ResNet50, DEE at 5 / 10 / 25 members"
+DEE_PAPER = {"SSE": "2.2 / 3.2 / 4.0", "FGE": "1.2 / 1.3 / 1.4"}
 FLAT_TOLERANCE = 0.5
 BASIN_BARRIER = 1.0
 

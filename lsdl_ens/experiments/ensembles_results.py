@@ -22,6 +22,7 @@ from .. import metrics
 from ..bn import update_bn
 from ..claims import Estimate, bootstrap, paired_bootstrap
 from ..data import BatchLoader, profile_data
+from ..ensembles import dee
 from ..landscape import barrier, linear_path
 from ..profiles import Profile
 from ..recipes import load_state, standard_recipe, train
@@ -34,7 +35,7 @@ from .ensembles_members import train_member
 from .ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse, train_trajectory, trajectory_recipe
 
 __all__ = ["long_recipe", "states_probs", "subset_curve", "mean_confidence", "mean_correlation",
-           "correlation_gap", "path_barrier", "chapter_results"]
+           "correlation_gap", "path_barrier", "chapter_results", "equal_budget_scores", "dee_curves"]
 
 
 def long_recipe(profile: Profile, seed: int):
@@ -191,3 +192,43 @@ def chapter_results(profile: Profile, *, n_boot: int = 1000) -> dict:
         probs[(len(train_set), 2 * profile.epochs, s)] = predict_logits(model, test_set).softmax(-1)
     out["budget_conditions"] = budget_conditions(probs, labels, n_boot=n_boot)[0]
     return out
+
+
+def _scores(probs, labels) -> dict:
+    return {"accuracy": 100 * metrics.accuracy(probs, labels), "NLL": metrics.nll(probs, labels),
+            "ECE": 100 * metrics.ece(probs, labels)}
+
+
+def equal_budget_scores(results: dict, budgets=(1, 2)) -> dict:
+    """``{method: {budget: {"members", "accuracy", "NLL", "ECE"}}}`` of the first seed's runs: Ind at kB is the
+    ensemble of members 0 .. k-1; SSE, FGE and cSGLD at kB the snapshots (samples) taken within kB."""
+    labels, out = results["labels"], {"Ind": {}}
+    for b in budgets:
+        out["Ind"][b] = {**_scores(results["de_probs"][:b].mean(0), labels), "members": b}
+    for name, run, probs in (("SSE", results["sse"], results["sse_probs"]), ("FGE", results["fge"],
+                                                                            results["fge_probs"]),
+                             ("cSGLD", results["csgld"], results["csgld_probs"])):
+        out[name] = {}
+        for b in budgets:
+            chosen = probs[[i for i in run.within(b) if i < len(probs)]]
+            out[name][b] = {**_scores(chosen.mean(0), labels), "members": len(chosen)}
+    return out
+
+
+def dee_curves(results: dict) -> dict:
+    """Calibrated NLL of the deep ensemble (mean over the subsets of each size) and of the first k members of SSE,
+    FGE (their 2B snapshots) and cSGLD, and each method's DEE(k) (`lsdl_ens.ensembles.dee`).
+
+    Returns ``{"de": {k: cnll}, "methods": {name: {k: cnll}}, "dee": {name: {k: DEE}}}``."""
+    labels = results["labels"]
+
+    def cnll(probs):
+        return metrics.calibrated_nll(metrics.ensemble_log_probs(list(probs.clamp_min(1e-12).log())), labels)
+
+    de_probs = results["de_probs"]
+    m = len(de_probs)
+    de = {k: float(np.mean([cnll(de_probs[list(s)]) for s in itertools.combinations(range(m), k)]))
+          for k in range(1, m + 1)}
+    methods = {"SSE": results["sse_probs"], "FGE": results["fge_probs"], "cSGLD": results["csgld_probs"]}
+    curves = {name: {k: cnll(p[:k]) for k in range(1, len(p) + 1)} for name, p in methods.items()}
+    return {"de": de, "methods": curves, "dee": {name: dee(curve, de) for name, curve in curves.items()}}
