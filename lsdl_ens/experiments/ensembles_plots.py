@@ -143,7 +143,7 @@ def dee_figure(de_cnll: dict, method_cnll: dict, dees: dict, m: int):
         axes[1].plot(list(d), list(d.values()), marker=".", label=name)
     axes[1].axhline(m, color="gray", ls=":", label="cap")
     axes[1].set(xlabel="members", ylabel="DEE", title="Deep ensemble equivalent", xlim=(0.5, kmax + 0.5))
-    legend(axes[1], fontsize=9)
+    legend(axes[1])
     return fig
 
 
