@@ -1,5 +1,8 @@
 """Chapter 04's figures and tables, drawn from `lsdl_ens.experiments.ensembles_results.chapter_results`.
 
+Schedules are drawn against the budget spent after each iteration, (iteration + 1) / iterations per B, the
+same count as a snapshot's ``cost``, so each snapshot sits on the rate of the iteration it was taken after.
+
 Every figure follows the book's size policy (`lsdl_ens.plotting.subplots`: at most 8 inches wide, fonts of at least
 9 pt) and returns the figure, so the chapter can glue it into a numbered MyST figure; tables are DataFrames.
 """
@@ -60,9 +63,9 @@ def sse_schedule_figure(sse, profile):
     total = sse.recipe.budget * per_b
     its = np.arange(total)
     fig, ax = subplots(width=7.0, height=3.0)
-    ax.plot(its / per_b, [sse_lr(i, total, sse.recipe.n_cycles, sse.recipe.lr_max) for i in its],
+    ax.plot((its + 1) / per_b, [sse_lr(i, total, sse.recipe.n_cycles, sse.recipe.lr_max) for i in its],
             label="SSE (cosine restarts)")
-    ax.plot(its[:per_b] / per_b, [cosine_lr(i / per_b * profile.epochs, profile.epochs, profile.lr)
+    ax.plot((its[:per_b] + 1) / per_b, [cosine_lr(i / per_b * profile.epochs, profile.epochs, profile.lr)
                                   for i in its[:per_b]], "--", label="standard run (1B)")
     ax.plot(np.array(sse.costs), sse.lrs, "o", color="C3", label="snapshots")
     ax.set(xlabel="training budget (B)", ylabel="learning rate", title="SSE learning rate per iteration")
@@ -104,7 +107,7 @@ def fge_schedule_figure(fge, profile):
     lr = [cosine_lr(i / per_b * profile.epochs, profile.epochs, profile.lr) if i < start else
           fge_lr(i - start, cycle, fge.recipe.lr_1, fge.recipe.lr_2) for i in its]
     fig, ax = subplots(width=7.0, height=3.0)
-    ax.plot(its / per_b, lr, label="standard run, then FGE cycles")
+    ax.plot((its + 1) / per_b, lr, label="standard run, then FGE cycles")
     ax.plot(fge.costs, fge.lrs, "o", color="C3", markersize=4, label="snapshots (mid-cycle)")
     ax.axvline(start / per_b, color="gray", ls=":", label="FGE start")
     ax.set(xlabel="training budget (B)", ylabel="learning rate", title="FGE learning rate per iteration", yscale="log")
@@ -121,8 +124,8 @@ def csgld_schedule_figure(csgld):
     steps = np.array([sse_lr(i, total, rec.n_cycles, rec.lr_0) for i in its])
     sampling = np.array([cycle_position(i, total, rec.n_cycles) >= rec.beta for i in its])
     fig, ax = subplots(width=7.0, height=3.0)
-    ax.plot(its / per_b, steps, color="C0", label="step size")
-    ax.fill_between(its / per_b, 0, steps.max(), where=sampling, color="C1", alpha=0.25, label="sampling stage")
+    ax.plot((its + 1) / per_b, steps, color="C0", label="step size")
+    ax.fill_between((its + 1) / per_b, 0, steps.max(), where=sampling, color="C1", alpha=0.25, label="sampling stage")
     ax.plot(csgld.costs, csgld.lrs, "o", color="C3", label="samples")
     ax.set(xlabel="training budget (B)", ylabel=r"step size $\alpha$", title="cSGLD: exploration and sampling")
     legend(ax)
