@@ -13,7 +13,9 @@ from _tiny import one_thread  # noqa: F401  (one_thread is an autouse fixture)
 
 @pytest.fixture
 def profile():
-    return get_profile("smoke", data_source="synthetic", n_train=384, n_val=64, n_test=128, batch_size=32)
+    # a warm cSGLD temperature of its own, so that both cSGLD runs are distinct cache entries
+    return get_profile("smoke", data_source="synthetic", n_train=384, n_val=64, n_test=128, batch_size=32,
+                       csgld={"warm_temperature": 0.5})
 
 
 def test_runs_are_module_level_trainers_with_parents_first(profile):
@@ -23,6 +25,7 @@ def test_runs_are_module_level_trainers_with_parents_first(profile):
     n = max(profile.ensemble_size, profile.claim_seeds)
     assert kinds.count("train") == n + profile.claim_seeds  # members, and one 2B run per claim seed
     assert kinds.count("sse") == kinds.count("fge") == profile.claim_seeds
+    assert kinds.count("csgld") == 2                                # reference and warm temperature
     assert {"sse", "fge", "csgld"} <= set(kinds)
     assert len({r.describe() for r in runs}) == len(runs)
     with pytest.raises(TypeError, match="profile"):
