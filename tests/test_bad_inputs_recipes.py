@@ -14,11 +14,13 @@ from lsdl_ens.averaging import random_directions, swa_model, swa_recipe, wise_ft
 from lsdl_ens.bn import update_bn
 from lsdl_ens.ensembles import DeepEnsemble, KFACLaplace, SnapshotCollector
 from lsdl_ens.data import BatchLoader
-from lsdl_ens.ensembles.csgld import csgld_recipe, csgld_sample_iterations, run_csgld
-from lsdl_ens.ensembles.deep_ensemble import member_recipe, train_deep_ensemble
+from lsdl_ens.ensembles.csgld import csgld_sample_iterations, run_csgld
+from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
+from lsdl_ens.experiments.ensembles_members import member_recipe, train_deep_ensemble
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
-from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
-from lsdl_ens.ensembles import budget_table
+from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
+from lsdl_ens.experiments import ensembles as chapter04
+from lsdl_ens.experiments import ensembles_budget as budget_table
 from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
@@ -142,6 +144,11 @@ FAMILIES = [
          "budget-errors-beyond-ensemble"),
     case(lambda: budget_table.ensemble_error(torch.rand(0, 3, 2), torch.zeros(3)), ValueError, "probs",
          "ensemble-error-no-member"),
+    case(lambda: budget_table.budget_errors("smoke", seeds=[]), ValueError, "seeds", "budget-errors-no-seed"),
+    case(lambda: budget_table.budget_errors("smoke", seeds=[-1]), ValueError, "seeds", "budget-errors-negative-seed"),
+    case(lambda: chapter04.runs("smoke"), TypeError, "profile", "chapter04-runs-profile-name"),
+    case(lambda: chapter04.chapter_results("smoke"), TypeError, "profile", "chapter04-results-profile-name"),
+    case(lambda: chapter04.claims({}, "smoke"), TypeError, "profile", "chapter04-claims-profile-name"),
     case(lambda: trajectory_plane(mlp(), [sd(), sd(1)], []), ValueError, "states", "trajectory-plane-two-states"),
     case(lambda: mode_connecting.mode_connecting_simplex(mlp(), {}), ValueError, "state_b", "mode-simplex-state-b"),
     case(lambda: swag_recipe("smoke", bogus=1), ValueError, "swag.bogus", "swag-recipe-unknown-size"),

@@ -6,8 +6,8 @@ import torch
 import lsdl_ens.recipes as R
 from lsdl_ens import metrics
 from lsdl_ens.data import BatchLoader
-from lsdl_ens.ensembles import DeepEnsemble, train_deep_ensemble, train_member
-from lsdl_ens.ensembles.deep_ensemble import main, member_recipe
+from lsdl_ens.ensembles import DeepEnsemble
+from lsdl_ens.experiments.ensembles_members import main, member_recipe, train_deep_ensemble, train_member
 from lsdl_ens.recipes import standard_recipe
 
 from _tiny import blob_images, tiny_cnn, one_thread  # noqa: F401  (one_thread is an autouse fixture)
@@ -70,6 +70,6 @@ def test_members_train_one_at_a_time_through_the_cache(tmp_cache):
 
 def test_command_line_trains_the_named_members(monkeypatch, capsys):
     called = []
-    monkeypatch.setattr("lsdl_ens.ensembles.deep_ensemble.train_member", lambda p, i: called.append((p.name, i)))
+    monkeypatch.setattr("lsdl_ens.experiments.ensembles_members.train_member", lambda p, i: called.append((p.name, i)))
     assert main(["--profile", "smoke", "--member", "1", "--member", "0"]) == 0
     assert called == [("smoke", 1), ("smoke", 0)]

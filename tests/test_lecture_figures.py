@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: E402,F401
-from lsdl_ens.ensembles.budget_table import ensemble_error, ind_errors  # noqa: E402
+from lsdl_ens.experiments.ensembles_budget import ensemble_error, ind_errors  # noqa: E402
 from lsdl_ens.landscape import plane_basis, plane_grid, plane_point  # noqa: E402
 from lsdl_ens.evaluation import evaluate_point, loss_and_error  # noqa: E402
 from lsdl_ens.lecture_plots import budget_plot, plane_plot  # noqa: E402
@@ -195,7 +195,7 @@ def test_cpu_and_gpu_profiles_collect_enough_iterates_for_swag_rank():
 # ------------------------------------------------------------------------------------- cSGLD at two temperatures
 def test_csgld_temperature_recipes_differ_only_in_the_temperature():
     from lsdl_ens.ensembles.csgld import CyclicalSGLD
-    from lsdl_ens.ensembles.csgld_temperatures import csgld_temperature_recipes
+    from lsdl_ens.experiments.ensembles_csgld import csgld_temperature_recipes
     from lsdl_ens.profiles import PROFILES, REFERENCE_TEMPERATURE
 
     p = PROFILES["cpu"]

@@ -97,9 +97,9 @@ def _library_probes(key):
     from lsdl_ens import transfer as T
     from lsdl_ens.averaging import swa_recipe, sweep_configs
     from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe
-    from lsdl_ens.ensembles.csgld import csgld_recipe
-    from lsdl_ens.ensembles.csgld_temperatures import csgld_temperature_recipes
-    from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
+    from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
+    from lsdl_ens.experiments.ensembles_csgld import csgld_temperature_recipes
+    from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.ensembles.swag import swag_recipe
     from lsdl_ens.landscape import experiments as E
     from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe

@@ -165,8 +165,8 @@ def test_family_recipes_are_typed_too():
     from lsdl_ens.simplex import spro_recipe
     from lsdl_ens.tta import clip_recipe
 
-    from lsdl_ens.ensembles.csgld import csgld_recipe
-    from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
+    from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
+    from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.ensembles.swag import swag_recipe
 
     family = (spro_recipe("smoke"), optimizer_recipe("lookahead", "smoke"), clip_recipe("smoke"), sse_recipe("smoke"),

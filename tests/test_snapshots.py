@@ -9,7 +9,7 @@ import torch
 
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import SnapshotCollector
-from lsdl_ens.ensembles import snapshot_runs as R
+from lsdl_ens.experiments import ensembles_snapshots as R
 from lsdl_ens.ensembles import snapshots as S
 from lsdl_ens.recipes import standard_recipe, training_loader
 from lsdl_ens.schedules import fge_lr, sse_lr

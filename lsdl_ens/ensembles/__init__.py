@@ -1,12 +1,15 @@
 """Ensembles and posterior approximations: deep ensembles, snapshot methods (SSE, FGE, cSGLD), SWAG,
 KFAC-Laplace and the deep-ensemble equivalent (DEE).
 
+The cached, profile-sized runs of these methods (deep-ensemble members, SSE, FGE and cSGLD runs) are in
+`lsdl_ens.experiments.ensembles`.
+
 Names are imported from their submodules on first use, so each method lives in a file of its own:
 
 | name | module |
 |---|---|
 | `dee` | `dee.py` |
-| `DeepEnsemble`, `train_member`, `train_deep_ensemble` | `deep_ensemble.py` |
+| `DeepEnsemble` | `deep_ensemble.py` |
 | `SnapshotCollector` | `snapshots.py` |
 | `CyclicalSGLD` | `csgld.py` |
 | `SWAG` | `swag.py` |
@@ -18,7 +21,7 @@ from importlib import import_module
 from .dee import dee as dee  # eager: the function shadows its module name
 
 _LOCATIONS = {
-    "DeepEnsemble": "deep_ensemble", "train_member": "deep_ensemble", "train_deep_ensemble": "deep_ensemble",
+    "DeepEnsemble": "deep_ensemble",
     "SnapshotCollector": "snapshots",
     "CyclicalSGLD": "csgld",
     "SWAG": "swag",

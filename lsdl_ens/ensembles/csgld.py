@@ -20,27 +20,24 @@ Note:
     No momentum (SGLD proper). The noise is added directly to the parameters rather than through an extra loss
     term; the two are the same update. Temperature T = 1 is the Bayes posterior; the cpu and gpu profiles use the
     reference's default T = 1/50000 (a cold posterior, `REFERENCE_TEMPERATURE`); smoke keeps T = 1 so the noise
-    is visible in tests. Batch-norm statistics are the running ones of training (no recompute).
+    is visible in tests. Batch-norm statistics are the running ones of training (no recompute). The cached,
+    profile-sized runs (`csgld_recipe`, `train_csgld`) are in `lsdl_ens.experiments.ensembles_csgld`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from .. import checks
-from ..profiles import REFERENCE_TEMPERATURE, Profile, get_profile
-from ..recipe_types import Recipe, TypedRecipe
-from ..recipes import build_from_recipe, standard_recipe, training_loader
+from ..profiles import REFERENCE_TEMPERATURE
 from ..schedules import sse_lr
-from ..train import cross_entropy_step, default_device, fit
-from .snapshot_runs import SnapshotRun, cached_snapshot_run
+from ..train import cross_entropy_step, fit
 from .snapshots import SnapshotCollector
 
-__all__ = ["CyclicalSGLD", "csgld_lr", "cycle_position", "csgld_sample_iterations", "run_csgld", "csgld_recipe",
-           "train_csgld", "CSGLDRecipe", "REFERENCE_TEMPERATURE"]
+__all__ = ["CyclicalSGLD", "csgld_lr", "cycle_position", "csgld_sample_iterations", "run_csgld",
+           "REFERENCE_TEMPERATURE"]
 
 class CyclicalSGLD(torch.optim.Optimizer):
     """SGD without momentum that adds Langevin noise while ``.sampling`` is True.
@@ -171,56 +168,3 @@ def run_csgld(model, loader, *, epochs: int, n_cycles: int, lr_0: float, beta: f
         train_step=step_fn, callbacks=[collector], seed=seed, progress=progress, desc="cSGLD",
         channels_last=channels_last)
     return collector, opt
-
-
-@dataclass(frozen=True)
-class CSGLDRecipe(TypedRecipe):
-    """cSGLD on the standard setting ``base`` for ``budget`` B: ``n_cycles`` cycles with step size ``lr_0`` at
-    their start, Langevin noise for the fraction of each cycle at or above ``beta``, ``samples_per_cycle`` samples
-    at its end, posterior ``temperature``."""
-
-    base: Recipe
-    budget: int
-    n_cycles: int
-    lr_0: float
-    beta: float
-    samples_per_cycle: int
-    temperature: float
-
-    def __post_init__(self):
-        if not isinstance(self.base, Recipe):
-            raise TypeError(f"base must be a Recipe (standard_recipe(profile, seed)), got {type(self.base).__name__}")
-        checks.positive_int("budget", self.budget, "pass the budget in units of the standard run, e.g. 1")
-        checks.positive_int("n_cycles", self.n_cycles)
-        checks.positive_float("lr_0", self.lr_0)
-        checks.number("beta", self.beta, low=0.0, high=1.0)
-        checks.positive_int("samples_per_cycle", self.samples_per_cycle)
-        checks.positive_float("temperature", self.temperature)
-
-
-def csgld_recipe(profile: Profile | str | None = None, seed: int = 0, budget: int = 1,
-                 **overrides) -> CSGLDRecipe:
-    """Recipe of a cSGLD run of `budget` B on the profile's standard setting (sizes: the profile's ``csgld``)."""
-    checks.positive_int("budget", budget, "pass the budget in units of the standard run, e.g. 1")
-    p = get_profile(profile)
-    s = p.csgld
-    recipe = CSGLDRecipe(base=standard_recipe(p, seed), budget=budget, n_cycles=s.cycles * budget,
-                         lr_0=s.lr_factor * p.lr, beta=s.beta, samples_per_cycle=s.samples_per_cycle,
-                         temperature=s.temperature)
-    return recipe.replace(**overrides) if overrides else recipe
-
-
-def train_csgld(recipe: CSGLDRecipe, *, device=None, progress=None) -> SnapshotRun:
-    """The cached cSGLD run of `recipe`: its samples as a `SnapshotRun`."""
-    base = recipe.base
-    loader = training_loader(base, base.seed)
-
-    def collect():
-        model = build_from_recipe(base).to(device or default_device())
-        col, _ = run_csgld(model, loader, epochs=base.epochs * recipe.budget, n_cycles=recipe.n_cycles,
-                           lr_0=recipe.lr_0, beta=recipe.beta, samples_per_cycle=recipe.samples_per_cycle,
-                           temperature=recipe.temperature, weight_decay=base.weight_decay, seed=base.seed,
-                           progress=progress, precision=base.precision, channels_last=base.channels_last)
-        return col
-
-    return cached_snapshot_run("csgld", recipe, loader, collect)

@@ -15,7 +15,7 @@ the number of B spent when it was taken (FGE includes its 0.8 B pre-training). S
 cost <= 1 and compares at equal cost with one standard network.
 
 The cached, budget-counted runs of a profile (`sse_recipe`, `train_sse`, `fge_recipe`, `train_fge`, ...) are in
-`snapshot_runs.py`; this file holds the collector, the snapshot positions and the drivers.
+`lsdl_ens.experiments.ensembles_snapshots`; this file holds the collector, the snapshot positions and the drivers.
 
 Deliberate deviations: cycles are set in iterations, so the 80% start and the FGE cycle need not fall on epoch
 boundaries (the references count whole epochs); the FGE cycle is 5% of B rather than 1% (2 of 200 epochs), so a

@@ -9,7 +9,7 @@ length as a fraction of B and lr_1, lr_2 as fractions of the standard LR (VGG16 
 0.05, lr_1 1e-2, lr_2 5e-4); checkpoints of the no-cycle (standard) run every `every_epochs` epochs.
 
 Every run goes through the checkpoint cache (`lsdl_ens.cache`), keyed by its recipe. The training loops themselves
-are in `snapshots.py` (`run_sse`, `run_fge`).
+are in the method family, `lsdl_ens.ensembles.snapshots` (`run_sse`, `run_fge`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..recipe_types import Recipe, TypedRecipe
 from ..recipes import build_from_recipe, load_state, standard_recipe, training_loader
 from ..schedules import cosine_lr
 from ..train import default_device, fit, make_optimizer
-from .snapshots import SnapshotCollector, run_fge, run_sse
+from ..ensembles.snapshots import SnapshotCollector, run_fge, run_sse
 
 __all__ = ["SSERecipe", "TrajectoryRecipe", "FGERecipe", "SnapshotRun", "pack_states", "unpack_states",
            "cached_snapshot_run", "sse_recipe", "train_sse", "trajectory_recipe", "train_trajectory", "fge_recipe",

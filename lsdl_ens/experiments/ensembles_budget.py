@@ -22,8 +22,8 @@ from ..data import profile_data
 from ..profiles import Profile, get_profile
 from ..recipes import load_state, standard_recipe
 from ..train import predict_logits
-from .deep_ensemble import train_member
-from .snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse
+from .ensembles_members import train_member
+from .ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
 
 __all__ = ["ensemble_error", "ind_errors", "budget_errors"]
 
@@ -59,36 +59,47 @@ def ind_errors(member_probs: torch.Tensor, labels: torch.Tensor, sizes) -> dict:
     return out
 
 
-def budget_errors(profile: Profile | str | None = None, budgets=None, seed: int = 0) -> dict:
+def budget_errors(profile: Profile | str | None = None, budgets=None, seeds=(0,)) -> dict:
     """Test error (%) of Ind, SSE and FGE at each budget of ``profile.cyclic.table_budgets`` (or ``budgets``).
 
-    Trains (or loads from the cache) ``profile.ensemble_size`` standard networks and one SSE and one FGE run of the
-    largest budget with ``seed``; the SSE/FGE ensemble at ``b`` B holds the run's snapshots taken within ``b`` B.
+    Trains (or loads from the cache) ``profile.ensemble_size`` standard networks and, for each seed of ``seeds``,
+    one SSE and one FGE run of the largest budget; the SSE/FGE ensemble at ``b`` B holds the run's snapshots taken
+    within ``b`` B. SSE and FGE are reported as the mean and (population) standard deviation over the seeds.
 
     Returns:
-        ``{"budgets": [...], "Ind": {"mean", "std", "subsets"}, "SSE": [...], "FGE": [...],
-        "members": {"SSE": [...], "FGE": [...]}}`` (errors in %, lists aligned with ``budgets``).
+        ``{"budgets": [...], "Ind": {"mean", "std", "subsets"}, "SSE": [...], "FGE": [...] (means),
+        "spread": {"SSE": [...], "FGE": [...]} (std over seeds), "per_seed": {"SSE": [[...] per seed], "FGE": ...},
+        "members": {"SSE": [...], "FGE": [...]} (snapshots of the first seed within each budget)}``
+        (errors in %, lists aligned with ``budgets``).
     """
     p = get_profile(profile)
     budgets = tuple(p.cyclic.table_budgets if budgets is None else budgets)
     for b in budgets:
         checks.positive_int("budgets[...]", b)
+    seeds = [checks.nonneg_int("seeds[...]", s) for s in checks.non_empty("seeds", seeds, "pass e.g. (0,)")]
     top = max(budgets)
     if top > p.ensemble_size:
         raise ValueError(f"Ind at {top}B needs {top} networks but the profile's ensemble_size is {p.ensemble_size}; "
                          "pass budgets up to ensemble_size")
     test_set = profile_data(p)[2]
     labels = torch.as_tensor(test_set.labels)
-    template = standard_recipe(p, seed)
+    template = standard_recipe(p, 0)
 
     def probs_of(states) -> torch.Tensor:
         return torch.stack([predict_logits(load_state(template, s), test_set).softmax(-1) for s in states])
 
     members = probs_of([train_member(p, i).state_dict() for i in range(p.ensemble_size)])
-    out = {"budgets": list(budgets), "Ind": ind_errors(members, labels, budgets), "members": {}}
-    for name, run in (("SSE", train_sse(sse_recipe(p, seed, budget=top))),
-                      ("FGE", train_fge(fge_recipe(p, seed, budget=top)))):
-        probs = probs_of(run.states)
-        out[name] = [ensemble_error(probs[run.within(b)], labels) for b in budgets]
-        out["members"][name] = [len(run.within(b)) for b in budgets]
+    out = {"budgets": list(budgets), "Ind": ind_errors(members, labels, budgets), "members": {}, "spread": {},
+           "per_seed": {}}
+    for name, train_run, make_recipe in (("SSE", train_sse, sse_recipe), ("FGE", train_fge, fge_recipe)):
+        rows = []
+        for seed in seeds:
+            run = train_run(make_recipe(p, seed, budget=top))
+            probs = probs_of(run.states)
+            rows.append([ensemble_error(probs[run.within(b)], labels) for b in budgets])
+            if seed == seeds[0]:
+                out["members"][name] = [len(run.within(b)) for b in budgets]
+        out["per_seed"][name] = rows
+        out[name] = [float(v) for v in np.mean(rows, axis=0)]
+        out["spread"][name] = [float(v) for v in np.std(rows, axis=0)]
     return out
