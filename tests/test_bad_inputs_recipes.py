@@ -19,7 +19,8 @@ from lsdl_ens.ensembles.deep_ensemble import member_recipe, train_deep_ensemble
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
 from lsdl_ens.ensembles import budget_table
-from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
+from lsdl_ens.ensembles.swag import SWAGCallback
+from lsdl_ens.experiments.basin_sampling import spro_recipe, swag_recipe
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
 from lsdl_ens.optim.compare import optimizer_recipe
@@ -28,7 +29,7 @@ from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe, tra
 from lsdl_ens.recipes import train as train_recipe
 from lsdl_ens.landscape import trajectory_plane
 from lsdl_ens.simplex import mode_connecting
-from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights, spro_recipe
+from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights
 from lsdl_ens.soups import learned_soup
 from lsdl_ens.train import evaluate, predict_logits
 from lsdl_ens.transfer import (barrier_of, cycle_lr, cycle_recipes, cycle_schedule, ensemble_curve, member_diversity,

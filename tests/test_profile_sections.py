@@ -100,10 +100,10 @@ def _library_probes(key):
     from lsdl_ens.ensembles.csgld import csgld_recipe
     from lsdl_ens.ensembles.csgld_temperatures import csgld_temperature_recipes
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
-    from lsdl_ens.ensembles.swag import swag_recipe
+    from lsdl_ens.experiments.basin_sampling import swag_recipe
     from lsdl_ens.landscape import experiments as E
     from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe
-    from lsdl_ens.simplex import spro_recipe
+    from lsdl_ens.experiments.basin_sampling import spro_recipe
     from lsdl_ens.simplex.mode_connecting import mode_simplex_grid, mode_simplex_recipe
     from lsdl_ens.tta import clip_recipe
 
