@@ -147,7 +147,9 @@ CHAPTER_READS = {"averaging": ("03", "SIZES"), "kfac": ("05", "ks"), "swag": ("0
                  "tta": ("07", "tta"), "landscape": ("02", "sizes"), "transfer": ("06", "sizes")}
 #: fields read deeper inside a cached experiment (after other cached training), checked in the library source
 LIBRARY_READS = {("landscape", "n_spawn_alphas"), ("landscape", "ri_epochs"), ("landscape", "n_similarity"),
-                 ("cyclic", "table_budgets"), ("landscape", "domains"), ("landscape", "domain_severity")}
+                 ("cyclic", "table_budgets"), ("landscape", "domains"), ("landscape", "domain_severity"),
+                 ("kfac", "n_samples"), ("kfac", "tune_samples"), ("kfac", "grid"), ("swag", "n_samples"),
+                 ("spro", "n_points"), ("spro", "grid")}
 
 
 def _changed(value):

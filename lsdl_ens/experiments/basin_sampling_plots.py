@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .. import plotting
 from ..metrics import nll
@@ -76,6 +77,7 @@ def swag_figure(results):
     ax.axhline(nll(probs["MAP"], labels), color="k", ls="--", label="SGD, standard run")
     ax.axhline(nll(probs["SGD 2B last iterate"], labels), color="gray", ls=":", label="SGD, end of the SWAG run")
     ax.set(xlabel="number of SWAG samples", ylabel="test NLL", title="SWAG: NLL of the average of k samples")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     plotting.legend(ax)
     return fig
 
@@ -108,6 +110,7 @@ def spro_figure(results):
     axes[1].scatter(ks, seed0["point_nll"], color="C1", label="single points")
     axes[1].axhline(nll(seed0["probs"]["MAP"], labels), color="k", ls="--", label="$v_0$ (SGD network)")
     axes[1].set(xlabel="number of simplex points k", ylabel="test NLL", title="Averaging points of the simplex")
+    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
     plotting.legend(axes[1])
     return fig
 

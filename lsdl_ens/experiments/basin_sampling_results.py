@@ -59,9 +59,9 @@ def kfac_results(profile, map_model, data, *, all_weights: bool = False) -> dict
     """KFAC-Laplace around ``map_model``: last layer with the probit GLM predictive (tau tuned on validation);
     with ``all_weights`` also the all-weights posterior at tau = wd N and at the tuned tau (MC over weights)."""
     p = get_profile(profile)
-    ks, n_data = p.kfac, len(data["train"])
+    n_data = len(data["train"])
     tau_wd = p.weight_decay * n_data
-    grid = [g * tau_wd for g in ks.grid]
+    grid = [g * tau_wd for g in p.kfac.grid]
     fit_batches = BatchLoader(data["train"], 256)
     la_ll = KFACLaplace(map_model, tau_wd, n_data, subset="last_layer", fisher="exact").fit(fit_batches)
     tau_ll, val_ll = tune_prior_precision(la_ll, data["val"], grid, predictive="glm", link="probit")
@@ -70,9 +70,9 @@ def kfac_results(profile, map_model, data, *, all_weights: bool = False) -> dict
            "val_map": nll(_probs(map_model, data["val"]), data["val"].labels)}
     if all_weights:
         la_all = KFACLaplace(map_model, tau_wd, n_data, subset="all", fisher="mc").fit(fit_batches)
-        out["all_wd"] = la_all.predict(data["test"], n_samples=ks.n_samples, seed=1)
-        out["tau_all"], out["val_all"] = tune_prior_precision(la_all, data["val"], grid, n_samples=ks.tune_samples)
-        out["all_samples"] = la_all.predict(data["test"], n_samples=ks.n_samples, seed=1, return_all=True)
+        out["all_wd"] = la_all.predict(data["test"], n_samples=p.kfac.n_samples, seed=1)
+        out["tau_all"], out["val_all"] = tune_prior_precision(la_all, data["val"], grid, n_samples=p.kfac.tune_samples)
+        out["all_samples"] = la_all.predict(data["test"], n_samples=p.kfac.n_samples, seed=1, return_all=True)
         out["all_tuned"] = out["all_samples"].mean(0)
     return out
 
@@ -81,18 +81,18 @@ def swag_results(profile, seed: int, data, *, diag: bool = False) -> dict:
     """SWA, SWAG (per-sample probabilities) and the last SGD iterate of the SWAG run of ``seed``; with ``diag`` also
     SWAG-Diag."""
     p = get_profile(profile)
-    ss, bn, n_bn = p.swag, data["bn"], data["bn_batches"]
+    bn, n_bn = data["bn"], data["bn_batches"]
     recipe = swag_recipe(p, seed=seed)
     swag, last_iterate, _ = train_swag(recipe)
     swa_net = swag.load_sample(copy.deepcopy(last_iterate), swag.mean)
     update_bn(swa_net, bn, num_batches=n_bn)
     out = {"swa": _probs(swa_net, data["test"]), "last": _probs(last_iterate, data["test"]),
-           "samples": bma_predict(swag, copy.deepcopy(last_iterate), data["test"], bn, n_samples=ss.n_samples,
+           "samples": bma_predict(swag, copy.deepcopy(last_iterate), data["test"], bn, n_samples=p.swag.n_samples,
                                   scale=0.5, bn_batches=n_bn, seed=1, return_all=True),
            "n_models": swag.n_models, "rank": swag.rank, "swa_start": recipe.swa_start, "epochs": recipe.train.epochs}
     if diag:
         out["diag_samples"] = bma_predict(swag, copy.deepcopy(last_iterate), data["test"], bn,
-                                          n_samples=ss.n_samples, scale=1.0, diag_only=True, bn_batches=n_bn,
+                                          n_samples=p.swag.n_samples, scale=1.0, diag_only=True, bn_batches=n_bn,
                                           seed=2, return_all=True)
     return out
 
