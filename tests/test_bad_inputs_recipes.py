@@ -21,7 +21,9 @@ from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
 from lsdl_ens.experiments import ensembles as chapter04
 from lsdl_ens.experiments import ensembles_budget as budget_table
-from lsdl_ens.ensembles.swag import SWAGCallback, swag_recipe
+from lsdl_ens.ensembles.swag import SWAGCallback
+from lsdl_ens.ensembles.dee_curves import ensemble_cnll
+from lsdl_ens.experiments.basin_sampling import spro_recipe, swag_recipe, train_spro, train_swag
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
 from lsdl_ens.optim.compare import optimizer_recipe
@@ -30,7 +32,7 @@ from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe, tra
 from lsdl_ens.recipes import train as train_recipe
 from lsdl_ens.landscape import trajectory_plane
 from lsdl_ens.simplex import mode_connecting
-from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights, spro_recipe
+from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights
 from lsdl_ens.soups import learned_soup
 from lsdl_ens.train import evaluate, predict_logits
 from lsdl_ens.transfer import (barrier_of, cycle_lr, cycle_recipes, cycle_schedule, ensemble_curve, member_diversity,
@@ -153,6 +155,10 @@ FAMILIES = [
     case(lambda: mode_connecting.mode_connecting_simplex(mlp(), {}), ValueError, "state_b", "mode-simplex-state-b"),
     case(lambda: swag_recipe("smoke", bogus=1), ValueError, "swag.bogus", "swag-recipe-unknown-size"),
     case(lambda: spro_recipe("smoke", bogus=1), ValueError, "spro.bogus", "spro-recipe-unknown-size"),
+    case(lambda: train_swag(spro_recipe("smoke")), TypeError, "recipe must be a SWAGRecipe", "train-swag-wrong-recipe"),
+    case(lambda: train_spro(swag_recipe("smoke")), TypeError, "recipe must be a SPRORecipe", "train-spro-wrong-recipe"),
+    case(lambda: ensemble_cnll(torch.rand(5, 3), torch.zeros(5)), ValueError, "member_probs",
+         "ensemble-cnll-needs-members"),
     case(lambda: get_profile("cpu", swag={"epochs": -2}), ValueError, "swag.epochs", "profile-section-negative-epochs"),
     case(lambda: get_profile("cpu", swag=3), TypeError, "swag", "profile-section-not-a-dict"),
     case(lambda: get_profile("cpu", precision="half"), ValueError, "precision", "profile-precision"),

@@ -83,7 +83,7 @@ def _families():
     from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, train_cyclic_swa
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe, train_csgld
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
-    from lsdl_ens.ensembles.swag import swag_recipe, train_swag
+    from lsdl_ens.experiments.basin_sampling import swag_recipe, train_swag
     from lsdl_ens.landscape.spawning import spawn_child
 
     def on(recipe, field, options):

@@ -100,10 +100,10 @@ def _library_probes(key):
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
     from lsdl_ens.experiments.ensembles_csgld import csgld_temperature_recipes
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
-    from lsdl_ens.ensembles.swag import swag_recipe
+    from lsdl_ens.experiments.basin_sampling import swag_recipe
     from lsdl_ens.landscape import experiments as E
     from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe
-    from lsdl_ens.simplex import spro_recipe
+    from lsdl_ens.experiments.basin_sampling import spro_recipe
     from lsdl_ens.simplex.mode_connecting import mode_simplex_grid, mode_simplex_recipe
     from lsdl_ens.tta import clip_recipe
 
@@ -147,7 +147,9 @@ CHAPTER_READS = {"averaging": ("03", "SIZES"), "kfac": ("05", "ks"), "swag": ("0
                  "tta": ("07", "tta"), "landscape": ("02", "sizes"), "transfer": ("06", "sizes")}
 #: fields read deeper inside a cached experiment (after other cached training), checked in the library source
 LIBRARY_READS = {("landscape", "n_spawn_alphas"), ("landscape", "ri_epochs"), ("landscape", "n_similarity"),
-                 ("cyclic", "table_budgets"), ("landscape", "domains"), ("landscape", "domain_severity")}
+                 ("cyclic", "table_budgets"), ("landscape", "domains"), ("landscape", "domain_severity"),
+                 ("kfac", "n_samples"), ("kfac", "tune_samples"), ("kfac", "grid"), ("swag", "n_samples"),
+                 ("spro", "n_points"), ("spro", "grid")}
 
 
 def _changed(value):

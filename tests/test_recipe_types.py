@@ -162,12 +162,12 @@ def test_train_and_cache_accept_only_recipes(tmp_path):
 
 def test_family_recipes_are_typed_too():
     from lsdl_ens.optim.compare import optimizer_recipe
-    from lsdl_ens.simplex import spro_recipe
+    from lsdl_ens.experiments.basin_sampling import spro_recipe
     from lsdl_ens.tta import clip_recipe
 
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
-    from lsdl_ens.ensembles.swag import swag_recipe
+    from lsdl_ens.experiments.basin_sampling import swag_recipe
 
     family = (spro_recipe("smoke"), optimizer_recipe("lookahead", "smoke"), clip_recipe("smoke"), sse_recipe("smoke"),
               fge_recipe("smoke"), trajectory_recipe("smoke"), csgld_recipe("smoke"), swag_recipe("smoke"))

@@ -29,8 +29,9 @@ Deliberate deviations from the reference:
     * The diagonal uses Welford's update in ``moment_dtype`` (float64), not E[theta^2] - E[theta]^2 in float32.
     * Samples are drawn from an explicit ``generator`` on the moments' device (no hard-coded ``.cuda()``).
 
-The cached SWAG training runs the chapters call (``SWAGRecipe``, ``swag_recipe``, ``train_swag``) are in
-``lsdl_ens.ensembles.swag``, which also re-exports every name of this module.
+The recipe type of a SWAG run (``SWAGRecipe``) is in ``lsdl_ens.ensembles.swag``, which also re-exports every name of
+this module; the cached runs the chapters call (``swag_recipe``, ``train_swag``) are in
+``lsdl_ens.experiments.basin_sampling``.
 """
 
 from __future__ import annotations

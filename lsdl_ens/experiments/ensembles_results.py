@@ -23,6 +23,7 @@ from ..bn import update_bn
 from ..claims import Estimate, bootstrap, paired_bootstrap
 from ..data import BatchLoader, profile_data
 from ..ensembles import dee
+from ..ensembles.dee_curves import deep_ensemble_curve, ensemble_cnll
 from ..landscape import barrier, linear_path
 from ..profiles import Profile
 from ..recipes import load_state, standard_recipe, train
@@ -217,18 +218,12 @@ def equal_budget_scores(results: dict, budgets=(1, 2)) -> dict:
 
 def dee_curves(results: dict) -> dict:
     """Calibrated NLL of the deep ensemble (mean over the subsets of each size) and of the first k members of SSE,
-    FGE (their 2B snapshots) and cSGLD, and each method's DEE(k) (`lsdl_ens.ensembles.dee`).
+    FGE (their 2B snapshots) and cSGLD, and each method's DEE(k) (`lsdl_ens.ensembles.dee`), computed by
+    `lsdl_ens.ensembles.dee_curves` as in the chapter on sampling a basin.
 
     Returns ``{"de": {k: cnll}, "methods": {name: {k: cnll}}, "dee": {name: {k: DEE}}}``."""
     labels = results["labels"]
-
-    def cnll(probs):
-        return metrics.calibrated_nll(metrics.ensemble_log_probs(list(probs.clamp_min(1e-12).log())), labels)
-
-    de_probs = results["de_probs"]
-    m = len(de_probs)
-    de = {k: float(np.mean([cnll(de_probs[list(s)]) for s in itertools.combinations(range(m), k)]))
-          for k in range(1, m + 1)}
+    de = deep_ensemble_curve(results["de_probs"], labels)
     methods = {"SSE": results["sse_probs"], "FGE": results["fge_probs"], "cSGLD": results["csgld_probs"]}
-    curves = {name: {k: cnll(p[:k]) for k in range(1, len(p) + 1)} for name, p in methods.items()}
+    curves = {name: {k: ensemble_cnll(p[:k], labels) for k in range(1, len(p) + 1)} for name, p in methods.items()}
     return {"de": de, "methods": curves, "dee": {name: dee(curve, de) for name, curve in curves.items()}}

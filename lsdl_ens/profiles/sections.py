@@ -151,11 +151,11 @@ class SWAGSizes(Section):
 
 @dataclass(frozen=True)
 class KFACSizes(Section):
-    """KFAC-Laplace (chapter 05): MC samples of the all-weights / last-layer predictive, samples per grid point when
-    tuning the prior precision on the validation split, and that grid (multiples of the MAP-consistent wd * N)."""
+    """KFAC-Laplace (chapter 05): MC samples of the all-weights predictive (the last-layer one is the deterministic
+    probit GLM predictive), samples per grid point when tuning the all-weights prior precision on the validation
+    split, and that grid (multiples of the MAP-consistent wd * N)."""
     section: ClassVar[str] = "kfac"
     n_samples: int = _f("pos")
-    n_samples_ll: int = _f("pos")
     tune_samples: int = _f("pos")
     grid: tuple = _f("tuple:lr")
 

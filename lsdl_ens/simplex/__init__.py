@@ -5,14 +5,16 @@ network, one vertex at a time; ESPRO ensembles several such simplexes.
 |---|---|
 | `cayley_menger_volume`, `dirichlet_weights`, `barycentric_grid` | `volume.py` |
 | `SimplexModel` | `model.py` |
-| `train_vertex`, `spro_recipe`, `train_spro` | `training.py` |
+| `SPRORecipe`, `train_vertex` | `training.py` |
+
+The cached SPRO runs (``spro_recipe``, ``train_spro``) are in ``lsdl_ens.experiments.basin_sampling``.
 | `simplex_predict`, `espro_predict`, `simplex_grid` | `evaluation.py` |
 """
 
 from .evaluation import espro_predict, simplex_grid, simplex_predict
 from .model import SimplexModel
-from .training import SPRORecipe, spro_recipe, train_spro, train_vertex
+from .training import SPRORecipe, train_vertex
 from .volume import barycentric_grid, cayley_menger_volume, dirichlet_weights
 
 __all__ = ["SPRORecipe", "SimplexModel", "barycentric_grid", "cayley_menger_volume", "dirichlet_weights",
-           "espro_predict", "simplex_grid", "simplex_predict", "spro_recipe", "train_spro", "train_vertex"]
+           "espro_predict", "simplex_grid", "simplex_predict", "train_vertex"]

@@ -1,5 +1,8 @@
 """SPRO training: grow a simplex around a trained network, one vertex at a time.
 
+The cached run that grows a whole simplex from the profile's standard network (``spro_recipe``, ``train_spro``) is
+in ``lsdl_ens.experiments.basin_sampling``; this module holds the vertex training and the recipe type.
+
 Each new vertex starts at the centroid of the existing (frozen) ones and is trained by SGD (momentum 0.9, weight
 decay on the vertex, cosine learning rate) on
 
@@ -33,7 +36,7 @@ from ..schedules import cosine_lr
 from .model import SimplexModel
 from .volume import cayley_menger_volume
 
-__all__ = ["SPRORecipe", "random_log_volume", "train_vertex", "spro_recipe", "train_spro"]
+__all__ = ["SPRORecipe", "random_log_volume", "train_vertex"]
 
 
 
@@ -131,58 +134,3 @@ class SPRORecipe(TypedRecipe):
         checks.nonneg_float("weight_decay", self.weight_decay)
         if self.reduce not in ("sum", "mean"):
             raise ValueError(f"reduce must be 'sum' or 'mean', got {self.reduce!r}")
-
-
-def spro_recipe(profile=None, seed: int = 0, **sizes) -> SPRORecipe:
-    """Recipe of a SPRO simplex grown from the profile's standard model of ``seed`` (sizes: the profile's ``spro``
-    section; `sizes` override its fields)."""
-    from ..profiles import get_profile
-    from ..recipes import standard_recipe
-
-    p = get_profile(profile, spro=sizes) if sizes else get_profile(profile)
-    cfg = p.spro
-    return SPRORecipe(base=standard_recipe(p, seed), n_vertices=cfg.n_vertices, epochs=cfg.epochs,
-                      n_samples=cfg.n_samples, lr=cfg.lr, lam=cfg.lam, weight_decay=p.weight_decay, reduce="sum",
-                      batch_size=p.batch_size, seed=seed)
-
-
-def train_spro(recipe: SPRORecipe, *, cache=None, device=None, progress: bool | None = None):
-    """Grow (or load from the checkpoint cache) the simplex of a ``spro_recipe``.
-
-    Returns ``(simplex, info)`` with ``info = {"log_volume": [log Vol^2 after each vertex], "histories": [...]}``;
-    the base network v_0 comes from ``lsdl_ens.recipes.train(recipe.base)``.
-    """
-    from ..cache import default_cache
-    from ..recipes import train, training_loader
-    from ..train import default_device
-
-    cache = cache or default_cache()
-    device = torch.device(device) if device is not None else default_device()
-    base_model, _ = train(recipe.base, cache=cache, device=device, progress=progress)
-
-    def build():
-        simplex = SimplexModel(base_model, seed=recipe.seed).to(device)
-        histories, volumes = [], []
-        loader = training_loader(recipe.base)
-        for k in range(1, recipe.n_vertices):
-            simplex.add_vertex("centroid")
-            h = train_vertex(simplex, loader, epochs=recipe.epochs, lr=recipe.lr,
-                             weight_decay=recipe.weight_decay, lam=recipe.lam, n_samples=recipe.n_samples,
-                             reduce=recipe.reduce, seed=recipe.seed * 1000 + k, device=device,
-                             progress=progress)
-            histories.append(h.as_dict())
-            volumes.append(float(simplex.volume(log=True)))
-        state = {f"v{j}.{name}": t.detach().cpu() for j in range(1, simplex.n_vertices)
-                 for name, t in simplex.vertex(j).items()}
-        return state, {"histories": histories, "log_volume": volumes}
-
-    state, extra = cache.get_or_create("spro", recipe, build)
-    simplex = SimplexModel(base_model, seed=recipe.seed).to(device)
-    for j in range(1, recipe.n_vertices):
-        simplex.add_vertex("centroid")
-        with torch.no_grad():
-            for name, p in simplex.vertex(j).items():
-                p.copy_(state[f"v{j}.{name}"].to(p.device))
-    for p in simplex.vertices.parameters():
-        p.requires_grad_(False)
-    return simplex, extra
