@@ -95,3 +95,31 @@ def test_claims_refuse_too_few_ensembles_and_wrong_results():
         calibration_claims.claims({}, get_profile("smoke"))
     with pytest.raises(TypeError, match="profile must be a resolved Profile"):
         calibration.runs("smoke")
+
+
+def test_figures_follow_the_size_policy():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lsdl_ens.experiments import calibration_plots
+    from lsdl_ens.plotting import figure_problems, use_style
+    from lsdl_ens.train import History
+
+    use_style()
+    results = _fake_results(_noisy(1.0))
+    results.histories = [History.from_dict({"epoch": [1, 2], "train_loss": [2.0, 1.5], "train_accuracy": [0.3, 0.5]})
+                         for _ in results.seeds]
+    figures = [calibration_plots.plot_training(results),
+               calibration_plots.plot_reliability(calibration.temperature_scaling(results), results.labels),
+               calibration_plots.plot_quality(calibration.quality_frame(results)),
+               calibration_plots.plot_shift(calibration.shift_frame(results))]
+    for fig in figures:
+        assert figure_problems(fig) == []
+        for ax in fig.axes:
+            labels = ax.get_legend_handles_labels()[1]
+            legend = ax.get_legend()
+            shown = [t.get_text() for t in legend.get_texts()] if legend else []
+            assert len(shown) == len(set(shown)) and set(shown) <= set(labels)
+        plt.close(fig)
