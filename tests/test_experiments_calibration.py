@@ -123,3 +123,14 @@ def test_figures_follow_the_size_policy():
             shown = [t.get_text() for t in legend.get_texts()] if legend else []
             assert len(shown) == len(set(shown)) and set(shown) <= set(labels)
         plt.close(fig)
+
+
+def test_the_intro_names_chapter_01_claims_that_exist():
+    import re
+    from pathlib import Path
+
+    intro = (Path(__file__).resolve().parent.parent / "book" / "intro.md").read_text()
+    named = set(re.findall(r"`(01-[a-z-]+)`", intro))
+    assert named, "the intro's claims table names no chapter 01 claim"
+    unknown = named - set(calibration_claims.PAPER)
+    assert not unknown, f"claim ids in the intro that chapter 01 does not measure: {unknown}"
