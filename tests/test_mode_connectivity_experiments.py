@@ -174,3 +174,29 @@ def test_claims_follow_the_measures():
     claim = next(c for c in changed if c.id == "02-spawn-k0-unstable")
     assert claim.ours == pytest.approx(np.mean([1.0, 1.2, 0.9])) and claim.uncertainty[0] < claim.ours
     assert claim.paper and claim.paper_source and "2" in claim.reason
+
+
+def test_chapter_figures_follow_the_size_policy():
+    import matplotlib.pyplot as plt
+
+    from lsdl_ens.experiments import mode_connectivity_plots as V
+    from lsdl_ens.plotting import figure_problems, use_style
+
+    use_style()
+    xs = np.linspace(0, 1, 5)
+    path = {"alphas": xs, "error": np.array([0.3, 0.6, 0.8, 0.6, 0.32]), "train_loss": np.array([1, 2, 3, 2, 1.0]),
+            "train_error": np.array([0.2, 0.5, 0.7, 0.5, 0.2])}
+    curve = {"ts": xs, "error": np.array([0.3, 0.33, 0.34, 0.32, 0.32]), "train_loss": np.ones(5)}
+    assert V.path_numbers(path, {"bezier": curve})["segment_barrier"] == pytest.approx(100 * (0.8 - 0.31))
+    stages = ["stage1", "stage2", "pool"]
+    sim = {"stages": stages, "cka": {p: np.full(3, 0.5) for p in ("P-T & P", "P-T & P-T", "RI-T & RI-T")},
+           "l2": {p: np.full(3, 4.0) for p in ("P-T & P", "P-T & P-T", "RI-T & RI-T")}}
+    dist = {"domains": ["target", "gaussian_noise"], "l2": {d: {p: [1.0, 2.0] for p in E.PAIRS}
+                                                             for d in ("target", "gaussian_noise")}}
+    spawn = {"spawn_epochs": [0, 1], "paths": {0: path, 1: path}, "independent": path}
+    figures = [V.paths_figure(path, {"bezier": curve, "polychain": curve}), V.similarity_figure(sim),
+               V.domain_figure(dist, E.PAIRS), V.spawn_figure(spawn, fake_measures()),
+               V.transfer_figure({"P-T": path, "RI-T": path})]
+    for fig in figures:
+        assert figure_problems(fig) == [], figure_problems(fig)
+        plt.close(fig)

@@ -33,7 +33,7 @@ PAPER = {
     "segment": ("a high-loss, high-error region on the straight line between two independent solutions",
                 "Garipov et al., NeurIPS 2018, Fig. 1 (lecture: Mode connectivity)"),
     "curve": ("Bezier curve 6.79-7.75% test error between ends at 6.79-6.94% (CIFAR-10, VGG-16)",
-              "Garipov et al., NeurIPS 2018, Table 1 / timgaripov/dnn-mode-connectivity README"),
+              "Garipov et al., NeurIPS 2018; timgaripov/dnn-mode-connectivity README (results table)"),
     "spawn_k0": ("unstable at initialisation: children of k = 0 are separated by an error barrier "
                  "(CIFAR-10 ResNet-20 and VGG-16)", "Frankle et al., ICML 2020, instability vs spawn step"),
     "spawn_late": ("stable (barrier within about 2 points) once spawned after a few percent of training",

@@ -47,7 +47,7 @@ def paths_figure(segment: dict, along: dict):
         for kind, res in along.items():
             ax.plot(res["ts"], scale * res[key], marker="o", markersize=3, label=names.get(kind, kind))
         ax.set(xlabel="position on the path", ylabel=label, title=label.capitalize())
-    legend(axes[1], loc="upper right", fontsize=9.5)
+    legend(axes[1], loc="upper right")
     return fig
 
 
@@ -137,13 +137,13 @@ def spawn_figure(spawn: dict, measures: dict):
     ind = spawn["independent"]
     axes[0].plot(ind["alphas"], 100 * ind["error"], "k--", marker="o", markersize=3, label="independent")
     axes[0].set(xlabel="alpha", ylabel="test error (%)", title="Between the two children")
-    legend(axes[0], fontsize=9)
+    legend(axes[0])
     ks = np.array(measures["spawn_epochs"])
     values = np.array(measures["spawn_barrier"])
     axes[1].fill_between(ks, values.min(0), values.max(0), alpha=0.25, label="range over repetitions")
     axes[1].plot(ks, values.mean(0), marker="o", label="mean")
     axes[1].set(xlabel="spawn epoch k", ylabel="test-error barrier (points)", title="Barrier vs spawn epoch")
-    legend(axes[1], fontsize=9)
+    legend(axes[1])
     return fig
 
 
