@@ -83,6 +83,29 @@ def test_argument_checks():
         E.plane_results("smoke", third="seed3")
     with pytest.raises(ValueError, match="domain must be 'cifar10' or 'target'"):
         E.landscape_data("smoke", domain="svhn")
+    p, recipe = get_profile("smoke"), standard_recipe("smoke", 0)
+    with pytest.raises(ValueError, match="domain must be 'cifar10' or 'target'"):
+        E.PathRun(p, recipe, recipe, 3, domain="svhn")
+    with pytest.raises(TypeError, match="a and b must be Recipes"):
+        E.PathRun(p, recipe, {"seed": 1}, 3)
+    with pytest.raises(ValueError, match="states and tags go together"):
+        E.pair_path(p, recipe, recipe, 3, states=({}, {}))
+    with pytest.raises(ValueError, match="spawn_epochs must be integers"):
+        E.SpawnParentRecipe(recipe, (0, 1.5))
+    with pytest.raises(ValueError, match="k must be a spawn epoch"):
+        E.SpawnChildRecipe(E.SpawnParentRecipe(recipe, (0,)), 1, child_seed=3)
+    with pytest.raises(ValueError, match="child_seed"):
+        E.SpawnChildRecipe(E.SpawnParentRecipe(recipe, (0,)), 0, child_seed=-1)
+    with pytest.raises(TypeError, match="ends must be two Recipes"):
+        E.mode_simplex_recipe(p).replace(ends=(recipe,))
+    with pytest.raises(ValueError, match="epochs"):
+        E.mode_simplex_recipe(p).replace(epochs=0)
+    with pytest.raises(ValueError, match="kind must be 'P-T' or 'RI-T'"):
+        E.DomainModelRun(p, recipe, "P", "contrast")
+    with pytest.raises(ValueError, match="domain must be a corruption name"):
+        E.DomainModelRun(p, recipe, "RI-T", "target")
+    with pytest.raises(ValueError, match="grid"):
+        E.PlaneRun(p, "seed2", 0)
 
 
 def test_landscape_data_protocol(synthetic):

@@ -34,10 +34,10 @@ PAPER = {
                 "Garipov et al., NeurIPS 2018, Fig. 1 (lecture: Mode connectivity)"),
     "curve": ("Bezier curve 6.79-7.75% test error between ends at 6.79-6.94% (CIFAR-10, VGG-16)",
               "Garipov et al., NeurIPS 2018; timgaripov/dnn-mode-connectivity README (results table)"),
-    "spawn_k0": ("unstable at initialisation: children of k = 0 are separated by an error barrier "
-                 "(CIFAR-10 ResNet-20 and VGG-16)", "Frankle et al., ICML 2020, instability vs spawn step"),
-    "spawn_late": ("stable (barrier within about 2 points) once spawned after a few percent of training",
-                   "Frankle et al., ICML 2020, instability vs spawn step"),
+    "spawn_k0": ("children spawned at initialisation are separated by an error barrier (unstable)",
+                 "Frankle et al., ICML 2020, instability vs spawn epoch (CIFAR-10 ResNet-20 and VGG-16)"),
+    "spawn_late": ("children spawned after a few percent of training are stable (barrier within about 2 points)",
+                   "Frankle et al., ICML 2020, instability vs spawn epoch (CIFAR-10 ResNet-20 and VGG-16)"),
     "transfer": ("no barrier between two networks fine-tuned from one pre-trained network; a barrier between "
                  "two trained from random initialisation", "Neyshabur et al., NeurIPS 2020, Fig. 5 (lecture: "
                  "LMC in transfer learning, DomainNet real)"),
