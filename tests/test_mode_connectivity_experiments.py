@@ -223,3 +223,40 @@ def test_chapter_figures_follow_the_size_policy():
     for fig in figures:
         assert figure_problems(fig) == [], figure_problems(fig)
         plt.close(fig)
+
+
+def test_heatmap_labels_contrast_with_their_cells():
+    import matplotlib.pyplot as plt
+
+    from lsdl_ens.experiments import mode_connectivity_plots as V
+
+    stages = ["stage1", "pool"]
+    pairs = ("P-T & P-T", "RI-T & RI-T")
+    sim = {"stages": stages, "cka": {"P-T & P-T": np.array([1.0, 0.9]), "RI-T & RI-T": np.array([0.1, 0.0])},
+           "l2": {p: np.array([1.0, 2.0]) for p in pairs}}
+    fig = V.similarity_figure(sim)
+    colours = [t.get_color() for t in fig.axes[0].texts]
+    assert colours[0] == "black" and colours[-1] == "white"  # viridis: yellow at the top, dark purple at 0
+    plt.close(fig)
+
+
+def test_plane_figures_name_each_path_once():
+    import matplotlib.pyplot as plt
+
+    from lsdl_ens.experiments import mode_connectivity_plots as V
+    from lsdl_ens.plotting import figure_problems, use_style
+
+    use_style()
+    grid = np.linspace(-1, 2, 4)
+    plane = {"xs": grid, "ys": grid, "loss": np.exp(np.add.outer(grid, grid) ** 2 / 10),
+             "points": np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 1.0]]),
+             "bezier_xy": np.array([[0.0, 0.0], [0.5, 0.5], [1.0, 0.0]]),
+             "polychain_xy": np.array([[0.0, 0.0], [0.5, 0.8], [1.0, 0.0]])}
+    for fig in (V.three_plane_figure(plane), V.curve_plane_figure(plane)):
+        labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert len(labels) == len(set(labels)) >= 2, labels
+        assert figure_problems(fig) == [], figure_problems(fig)
+        plt.close(fig)
+    fig = V.curve_plane_figure(plane)
+    assert "straight segment" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)

@@ -47,7 +47,7 @@ def paths_figure(segment: dict, along: dict):
         for kind, res in along.items():
             ax.plot(res["ts"], scale * res[key], marker="o", markersize=3, label=names.get(kind, kind))
         ax.set(xlabel="position on the path", ylabel=label, title=label.capitalize())
-    legend(axes[1], loc="upper right")
+    legend(axes[1], loc="best")
     return fig
 
 
@@ -63,6 +63,11 @@ def path_numbers(segment: dict, along: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- planes
+def _framed_legend(ax) -> None:
+    """The legend on a white frame, readable over the dark and the light regions of a contour plot."""
+    legend(ax, loc="best", fontsize=9.5, frameon=True, framealpha=0.85)
+
+
 def three_plane_figure(three: dict):
     """Train loss on the plane of three independent networks, the two curves between A and B projected onto it."""
     fig, ax = subplots(width=6.4, height=4.8)
@@ -70,6 +75,7 @@ def three_plane_figure(three: dict):
                paths={"Bezier curve A-B (projected)": three["bezier_xy"],
                       "polygonal chain A-B (projected)": three["polychain_xy"]},
                title="Plane of three independent networks", colorbar_label="log train loss")
+    _framed_legend(ax)
     return fig
 
 
@@ -77,9 +83,11 @@ def curve_plane_figure(plane: dict):
     """Train loss on the plane through A, B and the Bezier bend (it holds the whole Bezier curve)."""
     fig, ax = subplots(width=6.4, height=4.8)
     plane_plot(ax, plane, quantity="loss", log=True, vertex_labels=("A", "B", "bend"),
-               paths={"Bezier curve": plane["bezier_xy"], "polygonal chain (projected)": plane["polychain_xy"],
-                      "straight segment": plane["points"][:2]},
+               paths={"Bezier curve": plane["bezier_xy"], "polygonal chain (projected)": plane["polychain_xy"]},
                title="Plane of the Bezier curve", colorbar_label="log train loss")
+    ends = np.asarray(plane["points"][:2], dtype=float)
+    ax.plot(ends[:, 0], ends[:, 1], ":", color="red", lw=2, label="straight segment")
+    _framed_legend(ax)
     return fig
 
 
@@ -167,6 +175,14 @@ def transfer_numbers(lmc: dict) -> dict:
     return {k: float(v) for k, v in out.items()}
 
 
+def _readable_cell_texts(ax, table) -> None:
+    """Black cell labels on light colours, white on dark ones (the heatmap writes every label in white)."""
+    image = ax.images[0]
+    for text, value in zip(ax.texts, np.asarray(table, dtype=float).ravel()):
+        red, green, blue, _ = image.cmap(image.norm(value))
+        text.set_color("black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white")
+
+
 def similarity_figure(sim: dict):
     """Linear CKA (top) and feature l2 distance (bottom, coloured per stage relative to its largest value) per
     stage for each pair."""
@@ -177,6 +193,7 @@ def similarity_figure(sim: dict):
                                         (axes[1], l2, "Feature l2 distance per stage", "{:.1f}", "magma")):
         annotated_heatmap(ax, table.values, xticklabels=table.columns, yticklabels=table.index, xlabel="stage",
                           ylabel="", title=title, cmap=cmap, fmt=fmt)
+        _readable_cell_texts(ax, table.values)
     return fig
 
 
@@ -188,5 +205,6 @@ def domain_figure(dist: dict, pairs):
     annotated_heatmap(ax, pooled.values, xticklabels=[c.replace("_", " ") for c in pooled.columns],
                       yticklabels=pooled.index, xlabel="target domain", ylabel="", fmt="{:.2f}",
                       title="Feature l2 distance (pooled features)")
+    _readable_cell_texts(ax, pooled.values)
     return fig
 
