@@ -14,8 +14,7 @@ from fake_device import CrossDeviceError, fake_device
 from lsdl_ens.data import BatchLoader
 from lsdl_ens.ensembles import KFACLaplace
 from lsdl_ens.ensembles.csgld import CyclicalSGLD, run_csgld
-from lsdl_ens.landscape import experiments as E
-from lsdl_ens.landscape import spawning as SP
+from lsdl_ens.experiments import mode_connectivity as E
 from lsdl_ens.recipes import standard_recipe
 from lsdl_ens.train import default_device, fit
 
@@ -150,8 +149,9 @@ def test_spawning_trains_on_the_selected_device_and_its_parent_is_the_standard_r
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     # a convolution on the CPU = training off the device; the child reads the parent back from the (CPU) cache
     with fake_device(forbid_host_ops={"convolution"}):
-        parent = SP.spawn_parent(recipe, (1,))
-        child = SP.spawn_child(recipe, (1,), 1, child_seed=recipe.seed)
+        parent_run = E.SpawnParentRecipe(recipe, (1,))
+        parent = E.spawn_parent(parent_run)
+        child = E.spawn_child(E.SpawnChildRecipe(parent_run, 1, child_seed=recipe.seed))
         standard, _ = lsdl_ens.recipes.train(recipe, progress=False)
         standard = {k: v.cpu() for k, v in standard.state_dict().items()}
         parent, child = ({k: v.cpu() for k, v in d.items()} for d in (parent, child))
@@ -211,7 +211,7 @@ def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthe
     p = synthetic_cifar
     monkeypatch.setenv("LSDL_DEVICE", DEV)
     with fake_device(forbid_host_ops={"convolution"}):
-        out = SP.spawn_experiment(p, spawn_epochs=(0, 1), n_alphas=3)
+        out = E.spawn_experiment(p, spawn_epochs=(0, 1), n_alphas=3)
         curve = E.curve_results(E.curve_recipe(p, epochs=1), n_points=3, profile=p)
         segment = E.segment_results(p, n_alphas=3)
         plane = E.plane_results(p, grid=2)

@@ -257,7 +257,7 @@ def test_simplex_plot_puts_each_vertex_at_a_corner():
 # ------------------------------------------------------------------------ feature distances per domain (figure 7)
 def test_domain_sets_corrupt_the_target_images_and_keep_their_labels():
     from lsdl_ens.data import corrupt, profile_transfer
-    from lsdl_ens.landscape import domains
+    from lsdl_ens.experiments import mode_connectivity_transfer as domains
     from lsdl_ens.profiles import get_profile
 
     # synthetic blob images in place of CIFAR-10: 40 labelled target images, 60 target test images

@@ -84,7 +84,7 @@ def _families():
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe, train_csgld
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.experiments.basin_sampling import swag_recipe, train_swag
-    from lsdl_ens.landscape.spawning import spawn_child
+    from lsdl_ens.experiments.mode_connectivity import SpawnChildRecipe, SpawnParentRecipe, spawn_child
 
     def on(recipe, field, options):
         base = getattr(recipe, field).replace(**SMALL, **options)
@@ -100,7 +100,8 @@ def _families():
         "swag": lambda o: train_swag(on(swag_recipe("smoke"), "train", o), progress=False)[1].state_dict(),
         "cyclic_swa": lambda o: {k: v for k, v in train_cyclic_swa(on(cyclic_swa_recipe("smoke"), "base", o),
                                                                    progress=False)[0]["average"].items()},
-        "spawning": lambda o: spawn_child(standard_recipe("smoke", 0, **SMALL, **o), (1,), 1, child_seed=0),
+        "spawning": lambda o: spawn_child(SpawnChildRecipe(SpawnParentRecipe(standard_recipe("smoke", 0, **SMALL, **o),
+                                                                      (1,)), 1, child_seed=0)),
     }
 
 

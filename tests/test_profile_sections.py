@@ -101,10 +101,9 @@ def _library_probes(key):
     from lsdl_ens.experiments.ensembles_csgld import csgld_temperature_recipes
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.experiments.basin_sampling import swag_recipe
-    from lsdl_ens.landscape import experiments as E
+    from lsdl_ens.experiments import mode_connectivity as E
     from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe
     from lsdl_ens.experiments.basin_sampling import spro_recipe
-    from lsdl_ens.simplex.mode_connecting import mode_simplex_grid, mode_simplex_recipe
     from lsdl_ens.tta import clip_recipe
 
     members = lambda p: T.local_de_recipes(p, 3)  # noqa: E731
@@ -124,7 +123,7 @@ def _library_probes(key):
             "n_curve_points": lambda p: key(lambda: E.curve_results(E.curve_recipe(p), profile=p)),
             "plane_grid": lambda p: key(lambda: E.plane_results(p)),
             "spawn_epochs": lambda p: key(lambda: E.spawn_experiment(p)),
-            "simplex_epochs": mode_simplex_recipe, "simplex_grid": lambda p: key(lambda: mode_simplex_grid(p))},
+            "simplex_epochs": E.mode_simplex_recipe, "simplex_grid": lambda p: key(lambda: E.mode_simplex_grid(p))},
         "transfer": {
             "finetune_epochs": T.transfer_finetune_recipe, "finetune_lr": T.transfer_finetune_recipe,
             "lr_mults": T.grid_settings, "epoch_mults": T.grid_settings,
