@@ -85,7 +85,8 @@ class SWASizes(Section):
 @dataclass(frozen=True)
 class AveragingSizes(Section):
     """Landscape evaluations of the weight-averaging chapter (03): plane grid side, random rays, distances per ray,
-    evaluation images, points on the SGD-SWA line, soup pairs for the angle plot, WiSE-FT mixing weights."""
+    evaluation images, points on the SGD-SWA line, soup pairs for the angle plot, WiSE-FT mixing weights. The
+    claims need at least 3 rays (an interval over rays) and 3 pairs (a correlation)."""
     section: ClassVar[str] = "averaging"
     grid: int = _f("pos")
     rays: int = _f("pos")

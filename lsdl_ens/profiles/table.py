@@ -57,7 +57,7 @@ _SMOKE = Profile(
                              n_spawn_alphas=5, plane_grid=4, ri_epochs=2, n_similarity=100, simplex_epochs=1,
                              simplex_grid=2, domains=("contrast",), domain_severity=5),
     swa=SWASizes(swa_start=1, swa_lr=0.01, cyclic_lr=0.05),
-    averaging=AveragingSizes(grid=3, rays=1, n_dist=3, n_eval=300, line=5, n_pairs=3, alphas=3),
+    averaging=AveragingSizes(grid=3, rays=3, n_dist=3, n_eval=300, line=5, n_pairs=3, alphas=3),
     sweep=SweepSizes(lrs=(0.003, 0.03), n_seeds=2),
     cyclic=CyclicSizes(sse_cycles=2, sse_lr_factor=2.0, fge_cycle=0.25, fge_lr_1=0.2, fge_lr_2=0.01, every_epochs=1,
                        table_budgets=(1, 2)),
