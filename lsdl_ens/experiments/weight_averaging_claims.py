@@ -32,15 +32,17 @@ import torch
 from ..claims import Estimate, make_claim, paired_bootstrap, seed_estimate
 from ..metrics import accuracy
 
-__all__ = ["ray_widths", "argmin_shift", "pair_correlation", "claims"]
+__all__ = ["WIDTH_RISE", "ray_widths", "argmin_shift", "pair_correlation", "claims"]
 
 N_BOOT = 1000
+#: a ray's width: the distance at which its test error has risen this many points above its value at the centre
+WIDTH_RISE = 5.0
 SWA_TALK = "SWA talk, table \"SWA Results\", CIFAR-10 VGG-16 (200)"
 LECTURE_SOUPS = "LSDL lecture 06, model-soups table (ImageNet / Dist. shifts)"
 WISE_SOURCE = "WiSE-FT example of mlfoundations/model-soups (wise-ft-example.py), ViT-L/14"
 
 
-def ray_widths(errors, distances, rise: float = 5.0) -> np.ndarray:
+def ray_widths(errors, distances, rise: float = WIDTH_RISE) -> np.ndarray:
     """Per ray, the distance at which the test error (in %, ``errors`` [rays, distances]) first exceeds its value
     at distance 0 by ``rise`` points, interpolated linearly between the sampled distances (the largest distance
     when it never does)."""
