@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
-from lsdl_ens.averaging import (random_directions, random_ray_width, sgd_swa_line, sweep_configs, wise_ft,
-                                wise_ft_sweep)
+from lsdl_ens.averaging import random_directions, random_ray_width, sgd_swa_line, wise_ft, wise_ft_sweep
 from lsdl_ens.bn import update_bn
+from lsdl_ens.experiments.weight_averaging_sweep import sweep_configs
 from lsdl_ens.landscape import linear_path
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.state import distance, flatten, parameter_keys, unflatten

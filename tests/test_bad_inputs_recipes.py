@@ -10,7 +10,7 @@ from _tiny import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from bad_inputs_common import (NAN, case, assert_clear_error, mlp, sd, other_sd, probs, labels, data, cnn, fitted_kfac,
                                fit_tiny, swag_with)
 
-from lsdl_ens.averaging import random_directions, swa_model, swa_recipe, wise_ft, wise_ft_sweep
+from lsdl_ens.averaging import random_directions, swa_model, wise_ft, wise_ft_sweep
 from lsdl_ens.bn import update_bn
 from lsdl_ens.ensembles import DeepEnsemble, KFACLaplace, SnapshotCollector
 from lsdl_ens.data import BatchLoader
@@ -24,6 +24,7 @@ from lsdl_ens.experiments import ensembles_budget as budget_table
 from lsdl_ens.ensembles.swag import SWAGCallback
 from lsdl_ens.ensembles.dee_curves import ensemble_cnll
 from lsdl_ens.experiments.basin_sampling import spro_recipe, swag_recipe, train_spro, train_swag
+from lsdl_ens.experiments.weight_averaging import SWARun, cyclic_swa_recipe, swa_recipe
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
 from lsdl_ens.optim.compare import optimizer_recipe
@@ -106,6 +107,9 @@ MORE = [
     case(lambda: check_recipe("recipe"), TypeError, "recipe", "recipe-not-a-dict"),
     case(lambda: swa_recipe("cpu", budget=-1), ValueError, "budget", "swa-recipe-budget"),
     case(lambda: swa_recipe("cpu", schedule="cyclic"), ValueError, "schedule", "swa-recipe-schedule"),
+    case(lambda: SWARun(swa_recipe("cpu").as_dict()), TypeError, "recipe", "swa-run-a-dict"),
+    case(lambda: SWARun(swa_recipe("cpu"), (99,)), ValueError, "report_epochs", "swa-run-report-after-end"),
+    case(lambda: cyclic_swa_recipe("cpu", budget=0.5), ValueError, "swa_start", "cyclic-swa-start-after-end"),
 ]
 
 

@@ -183,7 +183,7 @@ def synthetic_cifar():
 
 
 def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_cifar, monkeypatch):
-    from lsdl_ens.averaging import swa_recipe, train_swa
+    from lsdl_ens.experiments.weight_averaging import swa_recipe, train_swa
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe, train_csgld
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.experiments.basin_sampling import spro_recipe, swag_recipe, train_spro, train_swag

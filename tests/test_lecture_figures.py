@@ -128,7 +128,7 @@ def synthetic_swa(tmp_cache):
 
 
 def test_cyclic_swa_averages_the_iterates_at_the_cycle_ends(synthetic_swa):
-    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, train_cyclic_swa
+    from lsdl_ens.experiments.weight_averaging import cyclic_swa_recipe, train_cyclic_swa
 
     profile, data = synthetic_swa
     recipe = cyclic_swa_recipe(profile)

@@ -80,7 +80,7 @@ def test_bf16_channels_last_training_through_recipes_train_predicts_like_fp32(bl
 
 
 def _families():
-    from lsdl_ens.averaging.cyclic_swa import cyclic_swa_recipe, train_cyclic_swa
+    from lsdl_ens.experiments.weight_averaging import cyclic_swa_recipe, train_cyclic_swa
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe, train_csgld
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.experiments.basin_sampling import swag_recipe, train_swag

@@ -11,8 +11,7 @@ References:
     averaging at epoch ends), utils.py (``moving_average``, ``bn_update``); pytorch/pytorch@03481fc:
     torch/optim/swa_utils.py (``AveragedModel``, ``update_bn``).
 
-Sizes: the profile's ``swa`` section (``swa_start`` about 0.75 of one budget, as in the paper's 161 of 200 epochs,
-and ``swa_lr``); budgets are 1 and 1.5 times the profile's ``epochs``.
+The cached SWA runs of the chapter (recipes, per-epoch tracking) are in `lsdl_ens.experiments.weight_averaging`.
 """
 
 from __future__ import annotations
@@ -24,15 +23,9 @@ from torch import nn
 
 from .. import checks
 from ..bn import update_bn
-from ..cache import default_cache
-from ..data import data_splits
-from ..profiles import Profile, get_profile
-from ..recipe_types import Recipe
-from ..recipes import build_from_recipe, standard_recipe, training_loader
-from ..schedules import make_schedule
-from ..train import Callback, TrainStep, default_device, evaluate, fit
+from ..train import Callback, TrainStep
 
-__all__ = ["SWACollector", "swa_recipe", "train_swa", "swa_model"]
+__all__ = ["SWACollector", "swa_model"]
 
 
 class SWACollector(Callback):
@@ -107,90 +100,3 @@ def swa_model(template: nn.Module, state: dict, bn_data, *, device=None, num_bat
         model.to(device)
     update_bn(model, bn_data, num_batches=num_batches)
     return model
-
-
-def swa_recipe(profile: Profile | str | None = None, seed: int = 0, *, budget: float = 1.5, schedule: str = "swa",
-               **overrides) -> Recipe:
-    """The recipe of an SWA run (``schedule="swa"``) or of its SGD baseline with per-epoch tracking
-    (``schedule="cosine"``, ``budget`` 1): the profile's standard recipe with epochs = round(budget * epochs)."""
-    p = get_profile(profile)
-    checks.positive_float("budget", budget, "pass the training budget in units of the profile's epochs, e.g. 1.5")
-    if schedule not in ("swa", "cosine"):
-        raise ValueError(f"schedule must be 'swa' or 'cosine'; got {schedule!r}")
-    kw = {"swa_start": p.swa.swa_start, "swa_lr": p.swa.swa_lr} if schedule == "swa" else {}
-    recipe = standard_recipe(p, seed, epochs=int(round(budget * p.epochs)), schedule=schedule, schedule_kw=kw)
-    return recipe.replace(**overrides) if overrides else recipe
-
-
-class _Tracker(Callback):
-    """Per-epoch test accuracy of the iterate and of the SWA model (BN recomputed), plus snapshots."""
-
-    def __init__(self, collector, test, bn_loader, num_bn_batches, report_epochs):
-        self.collector, self.test, self.bn, self.nbn = collector, test, bn_loader, num_bn_batches
-        self.report_epochs, self.rows, self.snapshots = set(report_epochs), [], {}
-
-    def on_epoch_end(self, model, optimizer, step, history):
-        epoch = step.epoch + 1
-        row = {"epoch": epoch, "train_loss": history.train_loss[-1],
-               "sgd_test_accuracy": evaluate(model, self.test)["accuracy"]}
-        if self.collector is not None and self.collector.n_averaged:
-            avg = swa_model(model, self.collector.state, self.bn.iterate(epoch=0), num_batches=self.nbn)
-            row["swa_test_accuracy"] = evaluate(avg, self.test)["accuracy"]
-            if epoch in self.report_epochs:
-                self.snapshots[f"swa@{epoch}"] = avg.state_dict()
-        if epoch in self.report_epochs:
-            self.snapshots[f"sgd@{epoch}"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        self.rows.append(row)
-
-
-def train_swa(recipe: Recipe, *, report_epochs=(), cache=None, device=None, progress: bool | None = None):
-    """Train (or load from the cache) an SWA run or its SGD baseline, tracking test accuracy every epoch.
-
-    The SWA model's BN statistics are recomputed with a full pass over the augmented training set
-    (``update_bn``) at every epoch end and at the reported epochs.
-
-    Args:
-        recipe: from ``swa_recipe``.
-        report_epochs: 1-based epochs whose SGD iterate (``"sgd@E"``) and BN-updated SWA model (``"swa@E"``) are
-            returned; the last epoch is always reported.
-
-    Returns:
-        (states, info): ``states`` maps ``"sgd@E"`` / ``"swa@E"`` to state dicts (plus ``"iterate@E"`` for every
-        averaged iterate); ``info`` has ``"rows"`` (per epoch: epoch, train_loss, sgd_test_accuracy and
-        swa_test_accuracy once averaging has begun) and ``"swa_epochs"``.
-    """
-    cache = cache or default_cache()
-    device = torch.device(device) if device is not None else default_device()
-    report = sorted(set(int(e) for e in report_epochs) | {recipe.epochs})
-    key = {**recipe.as_dict(), "report_epochs": report}
-
-    def build():
-        model = build_from_recipe(recipe).to(device)
-        loader = training_loader(recipe)
-        bn_loader = training_loader(recipe, recipe.seed + 12345, device=device, drop_last=False)
-        collector = SWACollector(recipe.schedule_kw["swa_start"], keep_iterates=True) \
-            if recipe.schedule == "swa" else None
-        tracker = _Tracker(collector, _test_set(recipe), bn_loader, None, report)
-        schedule = make_schedule(recipe.schedule, epochs=recipe.epochs, lr=recipe.lr, **recipe.schedule_kw)
-        fit(model, loader, epochs=recipe.epochs, optimizer=recipe.optimizer, lr_schedule=schedule,
-            weight_decay=recipe.weight_decay, seed=recipe.seed, label_smoothing=recipe.label_smoothing,
-            callbacks=[c for c in (collector, tracker) if c is not None], device=device, progress=progress,
-            desc=f"{recipe.schedule} seed {recipe.seed}", precision=recipe.precision,
-            channels_last=recipe.channels_last)
-        states = {f"{name}/{k}": v.detach().cpu() for name, st in tracker.snapshots.items() for k, v in st.items()}
-        swa_epochs = collector.epochs if collector is not None else []
-        if collector is not None:
-            for epoch, it in zip(collector.epochs, collector.iterates):
-                states.update({f"iterate@{epoch}/{k}": v for k, v in it.items()})
-        return states, {"rows": tracker.rows, "swa_epochs": swa_epochs}
-
-    flat, info = cache.get_or_create("swa", key, build)
-    states: dict[str, dict] = {}
-    for name, value in flat.items():
-        head, _, param = name.partition("/")
-        states.setdefault(head, {})[param] = value
-    return states, info
-
-
-def _test_set(recipe):
-    return data_splits(recipe.data)[2]

@@ -85,7 +85,9 @@ class SWASizes(Section):
 @dataclass(frozen=True)
 class AveragingSizes(Section):
     """Landscape evaluations of the weight-averaging chapter (03): plane grid side, random rays, distances per ray,
-    evaluation images, points on the SGD-SWA line, soup pairs for the angle plot, WiSE-FT mixing weights."""
+    evaluation images, points on the SGD-SWA line, soup pairs for the angle plot, WiSE-FT mixing weights, the
+    largest distance along a ray (``ray_distance``, in parameter-space units) and the epochs of the learned soups.
+    The claims need at least 3 rays (an interval over rays) and 3 pairs (a correlation)."""
     section: ClassVar[str] = "averaging"
     grid: int = _f("pos")
     rays: int = _f("pos")
@@ -94,6 +96,8 @@ class AveragingSizes(Section):
     line: int = _f("pos")
     n_pairs: int = _f("pos")
     alphas: int = _f("pos")
+    ray_distance: float = _f("lr")
+    learned_epochs: int = _f("pos")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A hyper-parameter sweep of fine-tunings of one pre-trained backbone: the ingredients of model soups.
+"""A hyper-parameter sweep of fine-tunings of one pre-trained backbone: the ingredients of model soups (chapter 03).
 
 Every run starts from the same point, the pre-trained backbone (``recipes.pretrain_recipe(profile,
 backbone_seed)``) with a linear-probe head on the target classes, and is fine-tuned with
@@ -22,10 +22,11 @@ import torch
 
 from ..profiles import Profile, get_profile
 from ..recipe_types import Recipe
-from ..recipes import finetune_recipe, train
+from ..recipes import finetune_recipe, pretrain_recipe, train
+from .runs import CachedRun
 
-__all__ = ["WEIGHT_DECAYS", "AUGMENTS", "LABEL_SMOOTHINGS", "Ingredient", "sweep_configs",
-           "finetune_sweep", "linear_probe_state"]
+__all__ = ["WEIGHT_DECAYS", "AUGMENTS", "LABEL_SMOOTHINGS", "Ingredient", "sweep_configs", "sweep_recipes",
+           "linear_probe_recipe", "finetune_sweep", "linear_probe_state", "sweep_runs"]
 
 WEIGHT_DECAYS = (1e-4, 5e-4, 1e-3)
 AUGMENTS = ("none", "weak", "standard", "strong")
@@ -61,12 +62,22 @@ def sweep_configs(profile: Profile | str | None = None, *, lrs=None, n_seeds: in
     return configs
 
 
+def sweep_recipes(profile: Profile, configs, backbone_seed: int = 0) -> list[Recipe]:
+    """The fine-tuning recipe of each config (`recipes.finetune_recipe` with its hyper-parameters)."""
+    return [finetune_recipe(profile, backbone_seed, seed=hp["seed"], lr=hp["lr"], weight_decay=hp["weight_decay"],
+                            augment=hp["augment"], label_smoothing=hp["label_smoothing"]) for hp in configs]
+
+
+def linear_probe_recipe(profile: Profile, backbone_seed: int = 0) -> Recipe:
+    """The 0-epoch fine-tuning whose result is the backbone with its linear-probe head."""
+    return finetune_recipe(profile, backbone_seed, seed=0, epochs=0, schedule="constant")
+
+
 def linear_probe_state(profile: Profile | str | None = None, backbone_seed: int = 0, *, device=None,
                        progress: bool | None = None) -> dict:
     """The common starting point: the pre-trained backbone with its linear-probe head (a 0-epoch fine-tuning,
     cached), the theta_0 of WiSE-FT and of the soup landscape."""
-    model, _ = train(finetune_recipe(get_profile(profile), backbone_seed, seed=0, epochs=0, schedule="constant"),
-                     device=device, progress=progress)
+    model, _ = train(linear_probe_recipe(get_profile(profile), backbone_seed), device=device, progress=progress)
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
@@ -85,9 +96,16 @@ def finetune_sweep(profile: Profile | str | None = None, backbone_seed: int = 0,
     p = get_profile(profile)
     configs = sweep_configs(p) if configs is None else list(configs)
     out = []
-    for hp in configs:
-        recipe = finetune_recipe(p, backbone_seed, seed=hp["seed"], lr=hp["lr"], weight_decay=hp["weight_decay"],
-                                 augment=hp["augment"], label_smoothing=hp["label_smoothing"])
+    for hp, recipe in zip(configs, sweep_recipes(p, configs, backbone_seed)):
         model, _ = train(recipe, device=device, progress=progress)
         out.append(Ingredient(dict(hp), recipe, {k: v.detach().cpu() for k, v in model.state_dict().items()}))
     return out
+
+
+def sweep_runs(profile: Profile, backbone_seed: int = 0) -> list[CachedRun]:
+    """The pre-trained backbone, its linear probe and every fine-tuning of the sweep, parents first."""
+    parents = [CachedRun("train", pretrain_recipe(profile, backbone_seed), train, label="pre-trained backbone"),
+               CachedRun("train", linear_probe_recipe(profile, backbone_seed), train, label="linear probe")]
+    configs = sweep_configs(profile)
+    return parents + [CachedRun("train", r, train, label=f"fine-tuning lr {hp['lr']:g} seed {hp['seed']}")
+                      for hp, r in zip(configs, sweep_recipes(profile, configs, backbone_seed))]
