@@ -187,9 +187,9 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
     from lsdl_ens.ensembles.csgld import csgld_recipe, train_csgld
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.ensembles.swag import swag_recipe, train_swag
-    from lsdl_ens.optim.compare import METHODS, optimizer_recipe, train_optimizer
+    from lsdl_ens.experiments.optimizers_tta import (METHODS, clip_recipe, optimizer_recipe, pretrained_clip,
+                                                     train_optimizer)
     from lsdl_ens.simplex import spro_recipe, train_spro
-    from lsdl_ens.tta import clip_recipe, pretrained_clip
 
     p = synthetic_cifar
     monkeypatch.setenv("LSDL_DEVICE", DEV)

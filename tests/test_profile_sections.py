@@ -86,7 +86,7 @@ def first_cache_key(monkeypatch, tmp_path):
 
 
 def _tta_key(key, method, p):
-    from lsdl_ens.tta import evaluate_tta
+    from lsdl_ens.experiments.optimizers_tta import evaluate_tta
 
     return key(lambda: evaluate_tta(method, profile=p))
 
@@ -102,10 +102,9 @@ def _library_probes(key):
     from lsdl_ens.ensembles.snapshot_runs import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.ensembles.swag import swag_recipe
     from lsdl_ens.landscape import experiments as E
-    from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe
+    from lsdl_ens.experiments.optimizers_tta import clip_recipe, lookahead_plane, optimizer_recipe
     from lsdl_ens.simplex import spro_recipe
     from lsdl_ens.simplex.mode_connecting import mode_simplex_grid, mode_simplex_recipe
-    from lsdl_ens.tta import clip_recipe
 
     members = lambda p: T.local_de_recipes(p, 3)  # noqa: E731
     return {
