@@ -87,3 +87,21 @@ def test_tta_eval_checks_its_method():
         X.tta_eval("bogus", None, get_profile("smoke"))
     with pytest.raises(TypeError, match="spec"):
         X.run_tta_eval({"method": "none"})
+
+
+def test_lookaround_toy_averages_the_heads_and_its_figure_is_readable():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lsdl_ens.experiments import optimizers_tta_plots as plots
+    from lsdl_ens.plotting import figure_problems, use_style
+
+    toy = plots.lookaround_toy(k=3, outer=2)
+    paths, averages = toy["paths"], toy["averages"]
+    assert paths.shape == (2, 3, 4, 2)
+    for b in range(2):
+        assert (paths[b, :, 0] == averages[b]).all()  # every head starts the block at the last average
+        assert averages[b + 1] == pytest.approx(paths[b, :, -1].mean(0), abs=1e-6)  # the average step
+        assert paths[b, :, -1].std(0).max() > 1e-3  # the heads moved apart (different views)
+    use_style()
+    assert figure_problems(plots.plot_lookaround_steps(toy)) == []
