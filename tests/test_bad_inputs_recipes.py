@@ -27,7 +27,7 @@ from lsdl_ens.experiments.basin_sampling import spro_recipe, swag_recipe, train_
 from lsdl_ens.experiments.weight_averaging import SWARun, cyclic_swa_recipe, swa_recipe
 from lsdl_ens.grading import assert_close, call_student
 from lsdl_ens.landscape import CurveModel, curve_lr, linear_path, plane_basis, plane_point, train_curve
-from lsdl_ens.optim.compare import optimizer_recipe
+from lsdl_ens.experiments.optimizers_tta import optimizer_recipe
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.recipes import check_recipe, finetune_recipe, standard_recipe, training_loader
 from lsdl_ens.recipes import train as train_recipe

@@ -187,8 +187,8 @@ def test_cached_entry_points_train_on_the_selected_device(tmp_cache, synthetic_c
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe, train_csgld
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, train_fge, train_sse
     from lsdl_ens.experiments.basin_sampling import spro_recipe, swag_recipe, train_spro, train_swag
-    from lsdl_ens.optim.compare import METHODS, optimizer_recipe, train_optimizer
-    from lsdl_ens.tta import clip_recipe, pretrained_clip
+    from lsdl_ens.experiments.optimizers_tta import (METHODS, clip_recipe, optimizer_recipe, pretrained_clip,
+                                                     train_optimizer)
 
     p = synthetic_cifar
     monkeypatch.setenv("LSDL_DEVICE", DEV)

@@ -86,7 +86,7 @@ def first_cache_key(monkeypatch, tmp_path):
 
 
 def _tta_key(key, method, p):
-    from lsdl_ens.tta import evaluate_tta
+    from lsdl_ens.experiments.optimizers_tta import evaluate_tta
 
     return key(lambda: evaluate_tta(method, profile=p))
 
@@ -102,9 +102,8 @@ def _library_probes(key):
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
     from lsdl_ens.experiments.basin_sampling import swag_recipe
     from lsdl_ens.experiments import mode_connectivity as E
-    from lsdl_ens.optim.compare import lookahead_plane, optimizer_recipe
+    from lsdl_ens.experiments.optimizers_tta import clip_recipe, lookahead_plane, optimizer_recipe
     from lsdl_ens.experiments.basin_sampling import spro_recipe
-    from lsdl_ens.tta import clip_recipe
 
     members = lambda p: T.local_de_recipes(p, 3)  # noqa: E731
     return {

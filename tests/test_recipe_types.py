@@ -161,9 +161,8 @@ def test_train_and_cache_accept_only_recipes(tmp_path):
 
 
 def test_family_recipes_are_typed_too():
-    from lsdl_ens.optim.compare import optimizer_recipe
+    from lsdl_ens.experiments.optimizers_tta import clip_recipe, optimizer_recipe
     from lsdl_ens.experiments.basin_sampling import spro_recipe
-    from lsdl_ens.tta import clip_recipe
 
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
     from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe

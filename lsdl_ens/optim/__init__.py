@@ -2,7 +2,8 @@
 
 Both subclass ``torch.optim.Optimizer``, keep all their state in ``state_dict()``, work with ``lsdl_ens.train.fit``
 and LR schedulers, and put the averaged weights into the model for evaluation (``Lookahead.swap_to_slow()``,
-``Lookaround.swap_to_average()``). `compare` trains SGD, Lookahead, Lookaround and SWA at matched compute (cached).
+``Lookaround.swap_to_average()``). Chapter 07's cached comparison at matched compute is in
+`lsdl_ens.experiments.optimizers_tta`.
 """
 
 from .lookahead import Lookahead

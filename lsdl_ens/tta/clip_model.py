@@ -12,7 +12,7 @@ mean over the non-padding tokens, ``ln_final`` and a linear projection.
 ``forward(images, tokens)`` returns (image_features, text_features, logit_scale.exp()) as open_clip does.
 Deliberate deviations from CLIP (Radford et al. 2021, openai/CLIP: clip/model.py): convolutions instead of a ViT,
 a word-level instead of a BPE tokenizer, mean pooling of the text tokens instead of the EOT token. The model is
-trained by `lsdl_ens.tta.pretrain`.
+trained by `lsdl_ens.experiments.optimizers_tta.pretrained_clip`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""SGD, Lookahead, Lookaround and SWA at matched compute on multi-view CIFAR-10 batches (cached runs).
+"""Chapter 07's optimizer runs: SGD, Lookahead, Lookaround and SWA at matched compute on multi-view CIFAR-10
+batches, and one Lookahead outer iteration on the test-accuracy plane (cached runs).
 
 As in the Lookaround paper's Table 1 ("trained for same amount of time"), every method sees the same loader, which
 returns d = 3 augmented views of each batch, and takes one optimizer step per view (`multiview_step`): d steps
@@ -14,9 +15,12 @@ statistics for Lookahead), except SWA's average, which needs `update_bn`.
 
 Sizes: the profile's ``optim`` section (n_train, a class-balanced subset of its training split, and epochs) and
 ``optim_plane`` section (the Lookahead plane).
-    smoke: 256 images, 2 epochs | cpu: the profile's 10,000 images, 8 epochs (3 views: 240k image-steps per
+    smoke: 256 images, 2 epochs | cpu: the profile's 20,000 images, 8 epochs (3 views: 480k image-steps per
     method; a first run with 4,000 images x 4 epochs left Lookahead and Lookaround far from converged) |
     gpu: the profile's training split, 30 epochs.
+
+The algorithms (`Lookahead`, `Lookaround`, `multiview_step`) live in the method family `lsdl_ens.optim`; the plane
+helpers in `lsdl_ens.landscape`.
 """
 
 from __future__ import annotations
@@ -29,20 +33,20 @@ import torch
 from .. import checks
 from ..bn import update_bn
 from ..cache import default_cache
-from ..data import BatchLoader, data_splits
-from ..data.splits import balanced_subset
+from ..data import BatchLoader, balanced_subset, data_splits
+from ..landscape import plane_basis, plane_grid, project
+from ..landscape.plane import plane_point
 from ..models import build_model
+from ..optim import Lookahead, Lookaround, multiview_step
 from ..profiles import Profile, get_profile
 from ..recipe_types import DataSpec, TypedRecipe
 from ..recipes import check_recipe, cifar10_data
 from ..schedules import make_schedule
-from ..state import average
+from ..state import average, parameter_keys
 from ..train import Callback, default_device, evaluate, fit
-from .lookahead import Lookahead
-from .lookaround import Lookaround, multiview_step
 
 __all__ = ["METHODS", "OptimizerRecipe", "optimizer_recipe", "train_optimizer", "evaluation_weights",
-           "lookahead_plane"]
+           "lookahead_plane", "lookahead_plane_key"]
 
 METHODS = ("sgd", "lookahead", "lookaround", "swa")
 
@@ -196,6 +200,13 @@ def train_optimizer(recipe: OptimizerRecipe, *, cache=None, device=None, progres
     return model.to(device), info
 
 
+def lookahead_plane_key(profile: Profile, k: int = 10, alpha: float = 0.5) -> dict:
+    """The cache key of `lookahead_plane(profile, k, alpha)` (kind ``"lookahead_plane"``)."""
+    sizes = profile.optim_plane
+    return {"run": optimizer_recipe("lookahead", profile), "k": k, "alpha": alpha, "grid": sizes.grid,
+            "n_eval": sizes.n_eval, "per_example": True}
+
+
 def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: float = 0.5, *, cache=None,
                     device=None, progress: bool | None = None) -> dict:
     """One Lookahead outer iteration drawn on the test-accuracy surface (Zhang et al. 2019, Fig. 1), cached.
@@ -207,16 +218,13 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
 
     Returns:
         {"xs", "ys", "accuracy" [G, G] (test, %), "fast" [k + 1, 2] projected fast weights, "slow" [2, 2]
-        (phi_t, phi_t+1), "acc_fast_end", "acc_slow_new", "acc_start"}.
+        (phi_t, phi_t+1), "correct_start", "correct_fast_end", "correct_slow_new" (per test image, bool [n_eval]),
+        "acc_fast_end", "acc_slow_new", "acc_start"}.
     """
-    from ..landscape import plane_basis, plane_grid, project
-    from ..landscape.plane import plane_point
-    from ..state import parameter_keys
-
     p = get_profile(profile)
     sizes = p.optim_plane
-    base = optimizer_recipe("lookahead", p)
-    recipe = {"run": base, "k": k, "alpha": alpha, "grid": sizes.grid, "n_eval": sizes.n_eval}
+    recipe = lookahead_plane_key(p, k, alpha)
+    base = recipe["run"]
     cache = cache or default_cache()
     device = torch.device(device) if device is not None else default_device()
 
@@ -241,17 +249,23 @@ def lookahead_plane(profile: Profile | str | None = None, k: int = 10, alpha: fl
         grid = plane_grid(model, basis, test, bn_data=bn_batches, grid=sizes.grid, margin=0.3,
                           progress=progress)
 
-        def acc(state):
+        def correct(state):
             x0, y0 = project(state, basis)
             model.load_state_dict(plane_point(basis, x0, y0))
             update_bn(model, bn_batches)
-            return 100 * evaluate(model, test)["accuracy"]
+            model.eval()
+            with torch.no_grad():
+                hits = [(model(xb).argmax(1) == yb).cpu() for xb, yb in BatchLoader(test, 500, device=device)]
+            return torch.cat(hits)
 
+        hits = {name: correct(st) for name, st in (("start", states[0]), ("fast_end", states[-1]),
+                                                   ("slow_new", slow_new))}
         out = {"xs": torch.tensor(grid["xs"]), "ys": torch.tensor(grid["ys"]),
                "accuracy": torch.tensor(100 * (1 - grid["error"])),
                "fast": torch.tensor([project(s, basis) for s in states]),
-               "slow": torch.tensor([project(states[0], basis), project(slow_new, basis)])}
-        extra = {"acc_start": acc(states[0]), "acc_fast_end": acc(states[-1]), "acc_slow_new": acc(slow_new)}
+               "slow": torch.tensor([project(states[0], basis), project(slow_new, basis)]),
+               **{f"correct_{name}": h for name, h in hits.items()}}
+        extra = {f"acc_{name}": 100 * float(h.float().mean()) for name, h in hits.items()}
         return out, extra
 
     state, extra = cache.get_or_create("lookahead_plane", recipe, build)
