@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
 from lsdl_ens import transfer as T
 from lsdl_ens.cache import CheckpointCache
 from lsdl_ens.experiments import transfer as X
+from lsdl_ens.experiments.transfer_claims import TALK
 from lsdl_ens.profiles import get_profile
 from lsdl_ens.recipes import finetune_recipe, pretrain_recipe
 from tests._tiny import tiny_cnn
@@ -187,3 +189,62 @@ def test_runs_cover_everything_the_chapter_computes(tmp_cache, monkeypatch, tmp_
     assert set(out["final"]) >= {"Local DE", "Global DE", "SSE optimal", "StarSSE optimal"}
     assert out["ens_probs"]["model 1"].shape == (30, 5)
     assert X.train_selection(listed[-1].recipe)["ensemble"]["sse"] == out["chosen"]["sse"]
+
+
+# ----------------------------------------------------------------------------------------------- claims
+def _fake_probs(y, correct, generator, n_classes=5):
+    """Probabilities right on a random fraction `correct` of the images, wrong (the next class) elsewhere."""
+    right = torch.rand(len(y), generator=generator) < correct
+    pred = torch.where(right, y, (y + 1) % n_classes)
+    return 0.1 / n_classes + 0.9 * torch.nn.functional.one_hot(pred, n_classes).float()
+
+
+def _fake_results(star_acc, n=2000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 5, (n,), generator=g)
+    acc = {"model 1": 0.7, "Global DE": 0.8, "Local DE, Global DE size": 0.72, "StarSSE optimal": star_acc,
+           "SSE optimal": 0.75, "Local DE": 0.74, "SSE semi-local": 0.65, "StarSSE semi-local": 0.6,
+           "StarSSE soup": star_acc, "SSE soup": 0.74, "Local DE soup": 0.73}
+    oy = y[:50]
+    path = {"alphas": np.linspace(0, 1, 5), "error": np.array([0.2, 0.3, 0.45, 0.3, 0.22])}
+    flat = {"alphas": np.linspace(0, 1, 5), "error": np.array([0.01, 0.01, 0.011, 0.01, 0.01])}
+    return {"labels": {"test": y}, "ens_probs": {k: _fake_probs(y, a, g) for k, a in acc.items()},
+            "paths": {"semi-local": [path, flat], "optimal": [flat]},
+            "member_probs": {"Local DE": torch.stack([_fake_probs(y, 0.7, g)] * 2 + [_fake_probs(y, 0.71, g)]),
+                             "StarSSE optimal": torch.stack([_fake_probs(y, star_acc, g) for _ in range(3)])},
+            "ood_probs": {k: torch.stack([torch.stack([_fake_probs(oy, a - 0.1 * s, g) for _ in range(3)])
+                                          for s in range(2)]) for k, a in acc.items()},
+            "ood_labels": oy}
+
+
+def test_claims_follow_the_data():
+    p = get_profile("smoke", n_test=2000, transfer={"n_landscape": 2000})
+    good = {c.id: c for c in X.claims(_fake_results(star_acc=0.85), p, n_boot=200)}
+    bad = {c.id: c for c in X.claims(_fake_results(star_acc=0.55), p, n_boot=200)}
+    assert len(good) == 15 and all(c.paper_source.startswith(TALK) for c in good.values())
+    assert good["starsse_vs_sse"].verdict == "holds" and bad["starsse_vs_sse"].verdict == "does not hold"
+    assert good["soup_starsse_vs_local_de"].verdict == "holds"
+    assert bad["soup_starsse_vs_local_de"].verdict == "does not hold"
+    assert good["starsse_diversity"].verdict == "holds"  # independent fakes against a Local DE with a repeated member
+    assert good["global_vs_local_de"].verdict == "holds"
+    assert good["semi_local_sse_barrier"].verdict == "holds"
+    assert good["semi_local_sse_barrier"].ours == pytest.approx(100 * (0.45 - 0.21))
+    assert good["optimal_sse_no_barrier"].verdict == "holds"
+    assert good["semi_local_starsse_vs_sse"].verdict == "does not hold"
+    lo, hi = good["starsse_vs_local_de"].uncertainty
+    assert lo < good["starsse_vs_local_de"].ours < hi and hi - lo < 10
+
+
+def test_ood_claims_average_accuracy_over_corruptions_and_severities():
+    from lsdl_ens.metrics import accuracy
+
+    R = _fake_results(star_acc=0.85, n=500)
+    claim = {c.id: c for c in X.claims(R, get_profile("smoke", n_test=500), n_boot=100)}["ood_local_de_vs_starsse"]
+
+    def mean_acc(q):
+        groups = q.reshape(-1, *q.shape[-2:])
+        return sum(accuracy(g, R["ood_labels"]) for g in groups) / len(groups)
+
+    expected = 100 * (mean_acc(R["ood_probs"]["Local DE"]) - mean_acc(R["ood_probs"]["StarSSE optimal"]))
+    assert claim.ours == pytest.approx(expected)
+    assert claim.uncertainty[0] < claim.ours < claim.uncertainty[1]

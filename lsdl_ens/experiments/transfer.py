@@ -31,10 +31,11 @@ from .transfer_eval import (SEVERITIES, barrier_of, consecutive_paths, member_pa
 from .transfer_members import (global_de_recipes, grid_settings, labels, load_member, local_de_recipes,
                                member_histories, member_probs, method_recipes, probs_key, stack_probs,
                                train_cycle_member, transfer_finetune_recipe)
+from .transfer_claims import claims
 from .transfer_results import results
 
 __all__ = [
-    "runs", "results", "EvalJob", "train_probs", "train_ood", "train_path", "train_plane", "train_selection",
+    "runs", "results", "claims", "EvalJob", "train_probs", "train_ood", "train_path", "train_plane", "train_selection",
     "selection_key", "chosen_settings", "METHODS", "probs_key", "ood_key", "path_key", "plane_key",
     # cached runs and evaluations
     "transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "grid_settings", "method_recipes",

@@ -31,8 +31,9 @@ def results(profile: Profile | str | None = None) -> dict:
     ``costs``, ``grid`` / ``soup_grid`` (`run_grid` / `run_soup_grid` per method), ``chosen`` (ensemble cells per
     method), ``soup_best``, ``paths`` (SSE chains per selection), ``barriers``, ``member_test`` / ``member_train``
     (semi-local, local and optimal SSE members), ``final`` (full-ensemble test accuracy), ``ens_probs`` (test
-    probabilities of each final ensemble and soup, and of model 1), ``diversity``, ``soup_acc``, ``ens_acc``,
-    ``model1``, ``ood_ens``, ``ood_soup``, ``ood_model1`` (accuracy per severity), ``planes``, ``labels``.
+    probabilities of each final ensemble and soup, and of model 1), ``member_probs`` ([M, N, C] of Local DE and
+    optimal StarSSE), ``diversity``, ``soup_acc``, ``ens_acc``, ``model1``, ``ood_ens``, ``ood_soup``,
+    ``ood_model1`` (accuracy per severity), ``ood_probs``, ``ood_labels``, ``severities``, ``planes``, ``labels``.
     """
     p = get_profile(profile)
     y = labels(p)
@@ -64,6 +65,7 @@ def results(profile: Profile | str | None = None) -> dict:
     out["member_test"] = {name: [accuracy_of(q, y["test"]) for q in probs(sse[name])] for name in paths}
     out["member_train"] = {name: [1 - float(paths[name][0]["train_error"][0])]
                            + [1 - float(q["train_error"][-1]) for q in paths[name]] for name in paths}
+    out["member_probs"] = {name: probs(recipes[name]) for name in ("Local DE", "StarSSE optimal")}
     out["diversity"] = {name: member_diversity(probs(rs), y["test"]) for name, rs in recipes.items()
                         if name != "SSE local"}
 
