@@ -28,6 +28,8 @@ __all__ = ["claims", "barrier_estimate", "TALK"]
 
 TALK = 'talk "To Stay or Not to Stay in the Pre-train Basin" (Sadrtdinov et al., NeurIPS 2023), slide'
 _SETUP = "ResNet-50, CIFAR-100, BYOL pre-training"
+_STAR = "Optimal StarSSE outperforms both optimal SSE and Local DE"
+_SOUP = "Optimal StarSSE soup outperforms both optimal SSE soup and Local DE soup"
 
 
 def _source(slide: str, setup: str = _SETUP) -> str:
@@ -85,8 +87,8 @@ def claims(results: dict, profile: Profile | str | None = None, *, n_boot: int =
     def gap(a, b, table=probs, labels=y, metric=accuracy):
         return paired_bootstrap(metric, table[a], table[b], labels, n_boot=n_boot, seed=seed).scaled(100)
 
-    def claim(id, text, slide, estimate, expect="greater", setup=_SETUP, tolerance=None, paper=None, what=None):
-        return make_claim(id, text, paper=paper or "holds (ordering on the slide, no value given)",
+    def claim(id, text, slide, estimate, *, paper, expect="greater", setup=_SETUP, tolerance=None, what=None):
+        return make_claim(id, text, paper=paper,
                           paper_source=_source(slide, setup), estimate=estimate, expect=expect,
                           tolerance=tolerance, unit="points", what=what or "difference")
 
@@ -95,16 +97,17 @@ def claims(results: dict, profile: Profile | str | None = None, *, n_boot: int =
               "Ensembles in transfer learning: Global DE", gap("Global DE", "Local DE, Global DE size"),
               paper="Global DE: diverse networks, higher quality"),
         claim("starsse_vs_sse", "Optimal StarSSE beats optimal SSE", "StarSSE results: ensembles",
-              gap("StarSSE optimal", "SSE optimal")),
+              gap("StarSSE optimal", "SSE optimal"), paper=_STAR),
         claim("starsse_vs_local_de", "Optimal StarSSE beats Local DE", "StarSSE results: ensembles",
-              gap("StarSSE optimal", "Local DE")),
+              gap("StarSSE optimal", "Local DE"), paper=_STAR),
         claim("sse_vs_local_de", "Optimal SSE is comparable to Local DE (within 1 point)", "SSE results",
               gap("SSE optimal", "Local DE"), expect="near", tolerance=1.0,
               paper="Optimal SSE: quality comparable to Local DE"),
         claim("semi_local_sse_degrades", "Semi-local SSE ensembles are worse than optimal SSE", "SSE results",
               gap("SSE optimal", "SSE semi-local"), paper="More semi-local SSE: low quality of ensembles"),
         claim("semi_local_starsse_vs_sse", "Semi-local StarSSE degrades less than semi-local SSE",
-              "StarSSE results: ensembles", gap("StarSSE semi-local", "SSE semi-local")),
+              "StarSSE results: ensembles", gap("StarSSE semi-local", "SSE semi-local"),
+              paper="Semi-local StarSSE quality degrades less than semi-local SSE"),
     ]
     n_path = min(p.transfer.n_landscape, len(y))
     out += [
@@ -123,9 +126,9 @@ def claims(results: dict, profile: Profile | str | None = None, *, n_boot: int =
                           estimate=div, expect="greater", what="difference of diversity"))
     out += [
         claim("soup_starsse_vs_sse", "The optimal StarSSE soup beats the optimal SSE soup",
-              "StarSSE results: model soups", gap("StarSSE soup", "SSE soup")),
+              "StarSSE results: model soups", gap("StarSSE soup", "SSE soup"), paper=_SOUP),
         claim("soup_starsse_vs_local_de", "The optimal StarSSE soup beats the Local DE soup",
-              "StarSSE results: model soups", gap("StarSSE soup", "Local DE soup")),
+              "StarSSE results: model soups", gap("StarSSE soup", "Local DE soup"), paper=_SOUP),
     ]
     ood = {k: _packed(v.reshape(-1, *v.shape[-2:])) for k, v in results["ood_probs"].items()}
     oy, ood_metric = results["ood_labels"], _mean_accuracy(n_classes)
