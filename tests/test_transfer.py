@@ -195,7 +195,7 @@ def test_ensemble_curve_diversity_and_ood_accuracy():
 
 
 # ----------------------------------------------------------------------------------------------- soups
-def test_uniform_soup_averages_weights_and_recomputes_bn():
+def test_soup_model_averages_weights_and_recomputes_bn():
     """The soup is the mean of the members' floating entries, with BN statistics from the recipe's training batches
     (compared with a hand-written mean and `update_bn` on the same batches)."""
     from lsdl_ens.bn import update_bn
@@ -207,7 +207,7 @@ def test_uniform_soup_averages_weights_and_recomputes_bn():
         for k, v in s.items():
             if v.is_floating_point():
                 s[k] = v + 0.01 * (i + 1) * torch.randn_like(v)
-    soup = T.uniform_soup(states, base, bn_seed=3, device="cpu")
+    soup = T.soup_model(states, base, bn_seed=3, device="cpu")
     expected = build_from_recipe(base)
     expected.load_state_dict({k: (states[0][k] + states[1][k]) / 2 if v.is_floating_point() else v
                               for k, v in states[0].items()})
@@ -218,7 +218,7 @@ def test_uniform_soup_averages_weights_and_recomputes_bn():
     bn_mean = next(k for k in states[0] if k.endswith("running_mean"))
     assert not torch.allclose(soup.state_dict()[bn_mean], (states[0][bn_mean] + states[1][bn_mean]) / 2)
     with pytest.raises(TypeError, match="base"):
-        T.uniform_soup(states, {"not": "a recipe"})
+        T.soup_model(states, {"not": "a recipe"})
 
 
 def test_grid_corners():

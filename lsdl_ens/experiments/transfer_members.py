@@ -8,7 +8,7 @@ of cycle members, soups and the cached predictions of any member on the target v
 * A cycle member (a `lsdl_ens.transfer.CycleMemberRecipe`) is trained by one `lsdl_ens.train.fit` run of the
   cycle's schedule (`lsdl_ens.transfer.cycle_schedule`) from its start member (model 1 for StarSSE and the first SSE
   cycle, SSE member k - 1 otherwise), through `lsdl_ens.transfer.run_cycles`; cached under kind "transfer_cycle".
-* A soup (`lsdl_ens.transfer.soup_recipe`) is `lsdl_ens.transfer.uniform_soup` of its trained members.
+* A soup (`lsdl_ens.transfer.soup_recipe`) is `lsdl_ens.transfer.soup_model` of its trained members.
 * `member_probs`: softmax probabilities of a member or soup on the target validation and test sets (cached, kind
   "transfer_probs"; trains the member on a miss).
 
@@ -28,7 +28,7 @@ from ..profiles import Profile, get_profile
 from ..recipes import finetune_recipe, load_state, train, training_loader
 from ..train import default_device, fit, predict_probs
 from ..transfer import (CycleMemberRecipe, SoupRecipe, base_recipe, cycle_recipes, cycle_schedule, run_cycles,
-                        uniform_soup)
+                        soup_model)
 
 __all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "grid_settings", "method_recipes",
            "train_cycle_member", "load_member", "load_soup", "member_histories", "member_probs", "probs_key",
@@ -145,10 +145,10 @@ def load_member(recipe, *, cache=None, device=None, progress: bool | None = None
 
 
 def load_soup(recipe: SoupRecipe, *, cache=None, device=None, progress=None) -> nn.Module:
-    """`lsdl_ens.transfer.uniform_soup` of the trained members of a `soup_recipe` (BN recomputed)."""
+    """`lsdl_ens.transfer.soup_model` of the trained members of a `soup_recipe` (BN recomputed)."""
     device = torch.device(device) if device is not None else default_device()
     states = [load_member(r, cache=cache, device=device, progress=progress).state_dict() for r in recipe.members]
-    return uniform_soup(states, base_recipe(recipe.members[0]), bn_seed=recipe.bn_seed, device=device)
+    return soup_model(states, base_recipe(recipe.members[0]), bn_seed=recipe.bn_seed, device=device)
 
 
 def member_histories(recipes: Sequence, *, cache=None) -> list:

@@ -6,7 +6,7 @@ members, the choice of cycle hyperparameters on a grid, ensemble curves, diversi
 | `cycle_lr`, `cycle_schedule`, `run_cycles`, `cycle_recipes`, `CYCLE_METHODS` | `cycles.py` |
 | `Cycle`, `CycleMemberRecipe`, `SoupRecipe`, `first_of` (typed member recipes) | `member_recipes.py` |
 | `backbone_of`, `pretrain_cost` | `members.py` |
-| `soup_recipe`, `base_recipe`, `bn_loader`, `uniform_soup` | `soups.py` |
+| `soup_recipe`, `base_recipe`, `bn_loader`, `soup_model` | `soups.py` |
 | `grid_corners`, `select_settings` | `grid.py` |
 | `ensemble_curve`, `member_diversity`, `ood_accuracy` | `analysis.py` |
 
@@ -23,13 +23,13 @@ from .cycles import CYCLE_METHODS, cycle_lr, cycle_recipes, cycle_schedule, run_
 from .grid import grid_corners, select_settings
 from .member_recipes import Cycle, CycleMemberRecipe, SoupRecipe, first_of
 from .members import backbone_of, pretrain_cost
-from .soups import base_recipe, bn_loader, soup_recipe, uniform_soup
+from .soups import base_recipe, bn_loader, soup_model, soup_recipe
 
 __all__ = [
     "CYCLE_METHODS", "cycle_lr", "cycle_schedule", "run_cycles", "cycle_recipes",
     "Cycle", "CycleMemberRecipe", "SoupRecipe", "first_of",
     "backbone_of", "pretrain_cost",
-    "soup_recipe", "base_recipe", "bn_loader", "uniform_soup",
+    "soup_recipe", "base_recipe", "bn_loader", "soup_model",
     "grid_corners", "select_settings",
     "ensemble_curve", "member_diversity", "ood_accuracy",
 ]

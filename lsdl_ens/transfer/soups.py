@@ -10,7 +10,7 @@ describe the averaged network's activations. A soup costs one forward pass, but 
 a basin (linearly connected with low loss between them).
 
 The soup recipe (`soup_recipe`, a `SoupRecipe`) names the members; training and loading the members is the job of
-the chapter's experiments module (`lsdl_ens.experiments.transfer`), which hands their states to `uniform_soup`.
+the chapter's experiments module (`lsdl_ens.experiments.transfer`), which hands their states to `soup_model`.
 
 References: Wortsman et al., "Model soups", ICML 2022 (uniform soup); Sadrtdinov et al., NeurIPS 2023,
 https://arxiv.org/abs/2303.03374 (soups of StarSSE members); isadrtdinov/ens-for-transfer@8984ccc.
@@ -31,7 +31,7 @@ from ..state import average
 from ..train import default_device
 from .member_recipes import SoupRecipe, first_of
 
-__all__ = ["soup_recipe", "base_recipe", "bn_loader", "uniform_soup"]
+__all__ = ["soup_recipe", "base_recipe", "bn_loader", "soup_model"]
 
 
 def soup_recipe(member_recipes: Sequence) -> SoupRecipe:
@@ -50,7 +50,7 @@ def bn_loader(base: Recipe, seed: int = 0) -> BatchLoader:
     return training_loader(base, seed, augment=True, crop_padding=4, flip=True, drop_last=False)
 
 
-def uniform_soup(states: Sequence[dict], base: Recipe, *, bn_seed: int = 0, device=None) -> torch.nn.Module:
+def soup_model(states: Sequence[dict], base: Recipe, *, bn_seed: int = 0, device=None) -> torch.nn.Module:
     """The uniform soup of member `states` (state dicts of recipe `base`'s architecture):
     theta = (1/N) sum_i theta_i over the floating entries (`lsdl_ens.state.average`), then BatchNorm statistics
     recomputed (`update_bn`) on augmented training batches of `base` shuffled with `bn_seed`."""
