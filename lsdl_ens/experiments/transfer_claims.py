@@ -26,14 +26,14 @@ from ..profiles import Profile, get_profile
 
 __all__ = ["claims", "barrier_estimate", "TALK"]
 
-TALK = 'talk "To Stay or Not to Stay in the Pre-train Basin" (Sadrtdinov et al., NeurIPS 2023), slide'
+TALK = 'Sadrtdinov et al., NeurIPS 2023, talk "To Stay or Not to Stay in the Pre-train Basin", slide'
 _SETUP = "ResNet-50, CIFAR-100, BYOL pre-training"
 _STAR = "Optimal StarSSE outperforms both optimal SSE and Local DE"
 _SOUP = "Optimal StarSSE soup outperforms both optimal SSE soup and Local DE soup"
 
 
 def _source(slide: str, setup: str = _SETUP) -> str:
-    return f'{TALK} "{slide}" ({setup})'
+    return f'{TALK} "{slide}"; {setup}'
 
 
 def _packed(probs: torch.Tensor) -> torch.Tensor:
