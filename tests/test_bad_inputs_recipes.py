@@ -36,8 +36,8 @@ from lsdl_ens.simplex import mode_connecting
 from lsdl_ens.simplex import SimplexModel, barycentric_grid, cayley_menger_volume, dirichlet_weights
 from lsdl_ens.soups import learned_soup
 from lsdl_ens.train import evaluate, predict_logits
-from lsdl_ens.transfer import (barrier_of, cycle_lr, cycle_recipes, cycle_schedule, ensemble_curve, member_diversity,
-                               transfer_finetune_recipe)
+from lsdl_ens.experiments.transfer import barrier_of, transfer_finetune_recipe
+from lsdl_ens.transfer import cycle_lr, cycle_recipes, cycle_schedule, ensemble_curve, member_diversity
 from lsdl_ens.tta import entropy_loss
 
 # ---------------------------------------------------------------------------------------------- cases

@@ -221,7 +221,7 @@ def test_landscape_experiments_evaluate_on_the_selected_device(tmp_cache, synthe
 
 def test_transfer_members_and_paths_on_the_selected_device(tmp_cache, monkeypatch):
     from lsdl_ens.profiles import get_profile
-    from lsdl_ens.transfer import consecutive_paths, local_de_recipes, member_probs
+    from lsdl_ens.experiments.transfer import consecutive_paths, local_de_recipes, member_probs
 
     # synthetic blob images in place of CIFAR-10: 64 source, 40 target (+ 40 validation), 30 test images per side
     p = get_profile("smoke", n_source=64, n_target=40, n_test=30, data_source="synthetic")

@@ -94,7 +94,7 @@ def _tta_key(key, method, p):
 def _library_probes(key):
     """section -> fields -> a function of the profile whose result (a recipe or a cache key) must change when the
     field does."""
-    from lsdl_ens import transfer as T
+    from lsdl_ens.experiments import transfer as T
     from lsdl_ens.experiments.weight_averaging import cyclic_swa_recipe, swa_recipe
     from lsdl_ens.experiments.weight_averaging_sweep import sweep_configs
     from lsdl_ens.experiments.ensembles_csgld import csgld_recipe

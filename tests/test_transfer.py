@@ -13,10 +13,7 @@ import torch
 
 from lsdl_ens import metrics
 from lsdl_ens import transfer as T
-from lsdl_ens.cache import CheckpointCache
 from lsdl_ens.data import BatchLoader
-from lsdl_ens.profiles import get_profile
-from lsdl_ens.recipes import finetune_recipe, pretrain_recipe
 from lsdl_ens.train import Callback, fit
 from tests._tiny import blob_images, tiny_cnn
 
@@ -161,124 +158,7 @@ def test_run_cycles_returns_copies():
         T.run_cycles(first, lambda: tiny_cnn(1), lambda m, k: None, 0, star=True)
 
 
-def test_cached_cycle_members_chain_and_star(tmp_path, monkeypatch):
-    """train_cycle_member with the recipe machinery on synthetic data: SSE member k starts from member k - 1 (read
-    back through the cache), StarSSE members from model 1; one fit per member, each with a new optimiser."""
-    import lsdl_ens.transfer.runs as runs
-
-    first_model = tiny_cnn(5)
-    first_recipe = finetune_recipe("smoke", lr=0.05, epochs=2, batch_size=8, augment=False,
-                                   data={"source": "synthetic", "n_target": 32, "seed": 4})  # 32 blob images
-    monkeypatch.setattr(runs, "train", lambda recipe, **kw: (copy.deepcopy(first_model), None))
-    monkeypatch.setattr(runs, "load_state", lambda recipe, state: _loaded(state))
-    starts = []
-    real_fit = runs.fit
-
-    def spy_fit(model, loader, **kw):
-        starts.append({k: v.clone() for k, v in model.state_dict().items()})
-        assert isinstance(kw["optimizer"], str), "each cycle must build a new optimiser"
-        return real_fit(model, loader, **kw)
-
-    monkeypatch.setattr(runs, "fit", spy_fit)
-    cache = CheckpointCache(tmp_path)
-    sse = T.cycle_recipes(first_recipe, "sse", 3, lr_mult=2.0, epoch_mult=0.5)
-    assert sse[1].cycle.lr == pytest.approx(0.1) and sse[1].cycle.epochs == 1
-    s1, _ = T.train_cycle_member(sse[1], cache=cache, device="cpu")
-    s2, extra = T.train_cycle_member(sse[2], cache=cache, device="cpu")
-    assert len(starts) == 2 and len(extra["history"]["lr"]) == 1
-    for k in s1:
-        torch.testing.assert_close(starts[1][k], s1[k])  # chain, through the cache
-    starts.clear()
-    star = T.cycle_recipes(first_recipe, "starsse", 3, lr_mult=2.0, epoch_mult=0.5)
-    T.train_cycle_member(star[2], cache=cache, device="cpu")
-    assert len(starts) == 1  # a spoke needs no other spoke
-    for k, v in first_model.state_dict().items():
-        torch.testing.assert_close(starts[0][k], v)
-    T.train_cycle_member(sse[2], cache=cache, device="cpu")  # cached: no training
-    assert len(starts) == 1
-
-
-def _loaded(state):
-    m = tiny_cnn(0)
-    m.load_state_dict(state)
-    return m
-
-
-# ----------------------------------------------------------------------------------------------- recipes
-def test_local_and_global_de_use_the_right_backbones():
-    p = get_profile("smoke", ensemble_size=4)
-    local, glob = T.local_de_recipes(p), T.global_de_recipes(p)
-    assert len(local) == len(glob) == 4
-    assert all(T.backbone_of(r) == pretrain_recipe(p, 0) for r in local)
-    assert [T.backbone_of(r) for r in glob] == [pretrain_recipe(p, b) for b in range(4)]
-    assert len({r.seed for r in local}) == 4 and {r.seed for r in glob} == {0}
-    assert local[0] == glob[0] == T.transfer_finetune_recipe(p, backbone_seed=0, seed=0)
-    cost_l, cost_g = T.pretrain_cost(local), T.pretrain_cost(glob)
-    assert cost_l["n_backbones"] == 1 and cost_g["n_backbones"] == 4
-    assert cost_g["pretrain_images"] == 4 * cost_l["pretrain_images"] == 4 * p.pretrain_epochs * p.n_source
-    with pytest.raises(ValueError, match="n_members"):
-        T.local_de_recipes(p, 0)
-
-
-def test_transfer_finetune_recipe_uses_the_chapter_sizes():
-    cpu = get_profile("cpu")
-    sizes = cpu.transfer
-    r = T.transfer_finetune_recipe(cpu, backbone_seed=1, seed=2)
-    assert (r.epochs, r.lr) == (sizes.finetune_epochs, sizes.finetune_lr)
-    assert r == finetune_recipe(cpu, 1, 2, epochs=sizes.finetune_epochs, lr=sizes.finetune_lr)
-    assert r.epochs != cpu.finetune_epochs  # the cpu chapter fine-tunes longer than the profile
-    assert T.transfer_finetune_recipe(cpu, epochs=3).epochs == 3  # overrides win
-    smoke = get_profile("smoke")
-    assert smoke.transfer.finetune_epochs is None
-    assert T.transfer_finetune_recipe(smoke) == finetune_recipe(smoke)  # None: the profile's recipe
-
-
-def test_cycle_recipes_and_method_recipes():
-    p = get_profile("cpu")
-    first = T.transfer_finetune_recipe(p, 0, 0)
-    rs = T.cycle_recipes(first, "starsse", 5, lr_mult=0.25, epoch_mult=0.5)
-    assert rs[0] == first and len(rs) == 5
-    assert [r.cycle.index for r in rs[1:]] == [1, 2, 3, 4]
-    assert len({r.cycle.seed for r in rs[1:]}) == 4
-    assert rs[1].cycle.lr == pytest.approx(0.25 * first.lr)
-    assert rs[1].cycle.epochs == int(0.5 * first.epochs)
-    assert T.backbone_of(rs[3]) == pretrain_recipe(p, 0)
-    assert T.method_recipes("sse", p, (2.0, 1.0))[0] == T.method_recipes("local_de", p)[0] == first
-    assert T.method_recipes("starsse", p, (2.0, 1.0))[1].first == first
-    with pytest.raises(ValueError, match="setting"):
-        T.method_recipes("sse", p)
-    with pytest.raises(ValueError, match="method"):
-        T.cycle_recipes(first, "fge", 3, lr_mult=1, epoch_mult=1)
-    assert len(T.grid_settings(p)) == len(p.transfer.lr_mults) * len(p.transfer.epoch_mults)
-
-
-def test_run_soup_grid_scores_the_soup_of_each_cells_members(monkeypatch):
-    from lsdl_ens.transfer import grid
-
-    p = get_profile("cpu")
-    g = torch.Generator().manual_seed(0)
-    y = {"val": torch.randint(0, 5, (40,), generator=g), "test": torch.randint(0, 5, (60,), generator=g)}
-    fake = {}  # soup recipe -> probabilities; distinct per cell
-
-    def fake_member_probs(recipe, profile, **kw):
-        assert isinstance(recipe, T.SoupRecipe) and recipe.bn_seed == 0
-        key = repr(recipe)
-        if key not in fake:
-            fake[key] = {k: torch.rand(len(v), 5, generator=g).softmax(-1) for k, v in y.items()}
-        return fake[key]
-
-    monkeypatch.setattr(grid, "member_probs", fake_member_probs)
-    monkeypatch.setattr(grid, "labels", lambda profile: y)
-    res = T.run_soup_grid("starsse", p)
-    assert set(res) == set(T.grid_settings(p)) and len(fake) == len(res)
-    for cell, r in res.items():
-        probs = fake[repr(T.soup_recipe(T.method_recipes("starsse", p, cell)))]
-        for k in ("val", "test"):
-            assert r[k + "_acc"] == pytest.approx((probs[k].argmax(-1) == y[k]).double().mean().item())
-    best = T.select_settings(res)["optimal"]
-    assert res[best]["val_acc"] == max(r["val_acc"] for r in res.values())
-
-
+# ----------------------------------------------------------------------------------------------- grid selection
 def test_select_settings():
     res = {(0.5, 0.5): {"val_acc": 0.70}, (0.5, 2.0): {"val_acc": 0.74}, (2.0, 1.0): {"val_acc": 0.75},
            (8.0, 2.0): {"val_acc": 0.60}, (8.0, 0.5): {"val_acc": 0.75}}
@@ -312,29 +192,37 @@ def test_ensemble_curve_diversity_and_ood_accuracy():
         T.ensemble_curve(probs[0], y)
 
 
-def test_sizes_table():
-    for name in ("smoke", "cpu", "gpu"):
-        s = get_profile(name).transfer
-        assert s.n_ood > 0 and s.plane_grid >= 2 and s.n_alphas >= 3 and 2 <= s.n_global
-        assert len(T.method_recipes("global_de", name)) == s.n_global
-    assert 1.0 in get_profile("gpu").transfer.epoch_mults
 
 
-def test_member_probs_and_ood_sets_use_the_given_profile_not_its_name(tmp_path):
-    """An overridden profile's sizes reach the evaluation data (they used to be looked up again by profile name,
-    so results of other sizes were cached under the overridden key)."""
-    from lsdl_ens.cache import CheckpointCache
-    from lsdl_ens.data import profile_transfer
-    from lsdl_ens.recipes import build_from_recipe
-    from lsdl_ens.train import History
+# ----------------------------------------------------------------------------------------------- soups
+def test_soup_model_averages_weights_and_recomputes_bn():
+    """The soup is the mean of the members' floating entries, with BN statistics from the recipe's training batches
+    (compared with a hand-written mean and `update_bn` on the same batches)."""
+    from lsdl_ens.bn import update_bn
+    from lsdl_ens.recipes import build_from_recipe, finetune_recipe
 
-    p = get_profile("smoke", n_target=100, n_test=200, transfer={"n_ood": 10_000})
-    base_split, split = profile_transfer(get_profile("smoke")), profile_transfer(p)
-    assert len(split.target_val) != len(base_split.target_val)
-    assert len(split.target_test) != len(base_split.target_test)
-    recipe = T.transfer_finetune_recipe(p)
-    cache = CheckpointCache(tmp_path)  # a stand-in trained member, and nothing else
-    cache.save("train", recipe, build_from_recipe(recipe).state_dict(), {"history": History().as_dict()})
-    probs = T.member_probs(recipe, p, cache=cache, device="cpu")
-    assert probs["val"].shape == (len(split.target_val), 5) and probs["test"].shape == (len(split.target_test), 5)
-    assert len(T.ood_labels(p)) == len(split.target_test)
+    base = finetune_recipe("smoke", batch_size=16, data={"source": "synthetic", "n_target": 32, "seed": 1})
+    states = [build_from_recipe(base).state_dict() for _ in range(2)]
+    for i, s in enumerate(states):
+        for k, v in s.items():
+            if v.is_floating_point():
+                s[k] = v + 0.01 * (i + 1) * torch.randn_like(v)
+    soup = T.soup_model(states, base, bn_seed=3, device="cpu")
+    expected = build_from_recipe(base)
+    expected.load_state_dict({k: (states[0][k] + states[1][k]) / 2 if v.is_floating_point() else v
+                              for k, v in states[0].items()})
+    update_bn(expected, T.bn_loader(base, 3).iterate(epoch=0), device="cpu")
+    for k, v in expected.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(soup.state_dict()[k], v, rtol=1e-5, atol=1e-6)
+    bn_mean = next(k for k in states[0] if k.endswith("running_mean"))
+    assert not torch.allclose(soup.state_dict()[bn_mean], (states[0][bn_mean] + states[1][bn_mean]) / 2)
+    with pytest.raises(TypeError, match="base"):
+        T.soup_model(states, {"not": "a recipe"})
+
+
+def test_grid_corners():
+    cells = [(0.25, 1.0), (4.0, 0.5), (8.0, 1.0), (1.0, 0.25)]
+    assert T.grid_corners(cells) == {"local": (0.25, 1.0), "semi-local": (8.0, 1.0)}  # a tie goes to the lower LR
+    with pytest.raises(ValueError, match="cells"):
+        T.grid_corners([])
