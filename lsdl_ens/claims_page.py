@@ -58,8 +58,12 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_claims(chapter, claims, book_dir) -> Path:
-    """Write a chapter's claims to ``book_dir/claims/NN.json`` (atomically: a reader never sees half a file)."""
+def write_claims(chapter, claims, book_dir, *, profile=None) -> Path | None:
+    """Write a chapter's claims to ``book_dir/claims/NN.json`` (atomically: a reader never sees half a file).
+
+    Claims measured in the ``smoke`` profile (``profile``, a `Profile` or its name; default: the run's profile,
+    `lsdl_ens.profiles.get_profile()`) are checked but not written, and None is returned: a test run on a few
+    hundred images must not replace the book's claims."""
     path = claims_path(chapter, book_dir)
     claims = list(claims) if not isinstance(claims, (str, bytes, dict)) else claims
     if not isinstance(claims, list) or not all(isinstance(c, Claim) for c in claims):
@@ -69,6 +73,10 @@ def write_claims(chapter, claims, book_dir) -> Path:
     if duplicated:
         raise ValueError(f"claims must have distinct ids, got {duplicated} more than once; rename them")
     payload = {"chapter": _chapter_id(chapter), "claims": [c.to_dict() for c in claims]}
+    from .profiles import get_profile
+
+    if get_profile(profile).name == "smoke":
+        return None
     _atomic_write(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
     return path
 

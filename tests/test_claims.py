@@ -125,7 +125,7 @@ def _claim(i="c1", verdict="holds"):
 
 
 def test_claims_file_round_trip_and_checks(tmp_path):
-    path = write_claims(4, [_claim("c1"), _claim("c2", "within noise")], tmp_path)
+    path = write_claims(4, [_claim("c1"), _claim("c2", "within noise")], tmp_path, profile="cpu")
     assert path == tmp_path / "claims" / "04.json"
     payload = json.loads(path.read_text())
     assert payload["chapter"] == "04"
@@ -134,9 +134,9 @@ def test_claims_file_round_trip_and_checks(tmp_path):
     assert read_claims(path) == [_claim("c1"), _claim("c2", "within noise")]
     assert not list((tmp_path / "claims").glob(".*tmp"))
     with pytest.raises(ValueError, match="distinct ids"):
-        write_claims(4, [_claim("c1"), _claim("c1")], tmp_path)
+        write_claims(4, [_claim("c1"), _claim("c1")], tmp_path, profile="cpu")
     with pytest.raises(ValueError, match="chapter"):
-        write_claims("ch4", [_claim()], tmp_path)
+        write_claims("ch4", [_claim()], tmp_path, profile="cpu")
     with pytest.raises(ValueError, match="verdict"):
         _claim(verdict="probably")
     (tmp_path / "claims" / "05.json").write_text("{not json")
@@ -146,10 +146,10 @@ def test_claims_file_round_trip_and_checks(tmp_path):
 
 def test_reproduces_page_counts_verdicts_and_escapes_cells(tmp_path):
     assert "No claim has been measured yet" in reproduces_markdown({})
-    write_claims("01", [_claim("c1"), _claim("c2", "does not hold")], tmp_path)
+    write_claims("01", [_claim("c1"), _claim("c2", "does not hold")], tmp_path, profile="cpu")
     made = make_claim("c1", "A beats B", paper="+1", paper_source="planted", estimate=_est(-0.3, -0.8, 0.2),
                       expect="greater", unit="points", what="difference")
-    write_claims("03", [made], tmp_path)
+    write_claims("03", [made], tmp_path, profile="cpu")
     (tmp_path / "01_intro.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown",
                                                                      "source": ["# Predictions\n", "text"]}]}))
     page = build_reproduces_page(tmp_path).read_text()
@@ -158,14 +158,14 @@ def test_reproduces_page_counts_verdicts_and_escapes_cells(tmp_path):
     rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
     assert len(rows) == 3 and rows[0].startswith("| A \\| B beats C | 27.4 / 26.4 (FGE talk) | 1.20 ± 0.50 points |")
     assert rows[2] == "| A beats B | +1 (planted) | -0.30 ± 0.50 points | **within noise**: the interval contains 0 |"
-    write_claims("04", [_claim("c1"), _claim("c2")], tmp_path)
+    write_claims("04", [_claim("c1"), _claim("c2")], tmp_path, profile="cpu")
     assert "Of 5 claims, 3 hold, 1 within noise, 1 does not hold." in build_reproduces_page(tmp_path).read_text()
 
 
 def test_cli_reproduces_rebuilds_the_page(tmp_path, capsys):
     from lsdl_ens.cli import main
 
-    write_claims("02", [_claim("c1", "within noise")], tmp_path)
+    write_claims("02", [_claim("c1", "within noise")], tmp_path, profile="cpu")
     assert main(["reproduces", "--book", str(tmp_path)]) == 0
     assert "Of 1 claim, 0 hold, 1 within noise, 0 do not hold." in (tmp_path / "what_reproduces.md").read_text()
     assert "claims of 1 chapter(s)" in capsys.readouterr().out
@@ -217,3 +217,10 @@ def test_claims_frame_and_glue_names():
     assert names == ["swa_beats_sgd_ours", "swa_beats_sgd_paper", "swa_beats_sgd_verdict"]
     assert [(repr(v), d) for v, d in glued.values()] == [("0.60 ± 0.40 points", False), ("+0.8", False),
                                                          ("holds", False)]
+
+
+def test_smoke_claims_are_checked_but_not_written(tmp_path):
+    assert write_claims("04", [_claim("c1")], tmp_path, profile="smoke") is None
+    assert not (tmp_path / "claims").exists()
+    with pytest.raises(ValueError, match="distinct ids"):
+        write_claims("04", [_claim("c1"), _claim("c1")], tmp_path, profile="smoke")
