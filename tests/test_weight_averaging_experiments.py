@@ -131,7 +131,7 @@ def test_claims_follow_the_data(tmp_path):
     assert {c.id: c for c in claims(noisy)}["swa_1b_vs_sgd"].verdict == "within noise"
     with pytest.raises(ValueError, match="missing"):
         claims({"swa": {}})
-    assert write_claims("03", list(held.values()), tmp_path).name == "03.json"  # ids are distinct
+    assert write_claims("03", list(held.values()), tmp_path, profile="cpu").name == "03.json"  # ids are distinct
 
 
 def test_widths_shift_and_correlation_helpers():
