@@ -59,6 +59,13 @@ class TypedRecipe:
 
         return recipe_key(self)
 
+    def check_base(self, field: str = "base") -> None:
+        """Raise TypeError unless the field ``field`` holds a `Recipe` (the standard run a typed recipe builds on)."""
+        value = getattr(self, field)
+        if not isinstance(value, Recipe):
+            raise TypeError(f"{field} must be a Recipe (e.g. standard_recipe(profile, seed)), "
+                            f"got {type(value).__name__}")
+
 
 def _plain_value(value):
     if callable(getattr(value, "as_dict", None)):

@@ -202,3 +202,18 @@ def test_transfer_member_recipes_are_typed():
         T.soup_recipe([])
     with pytest.raises(ValueError, match="method"):
         member.cycle.replace(method="fge")
+
+
+def test_typed_recipes_built_on_a_base_refuse_anything_but_a_recipe():
+    import dataclasses
+
+    from lsdl_ens.experiments.ensembles_csgld import csgld_recipe
+    from lsdl_ens.experiments.ensembles_snapshots import fge_recipe, sse_recipe, trajectory_recipe
+    from lsdl_ens.experiments.weight_averaging import cyclic_swa_recipe
+    from lsdl_ens.experiments.basin_sampling import spro_recipe
+
+    for recipe in (csgld_recipe("smoke"), sse_recipe("smoke"), fge_recipe("smoke"), trajectory_recipe("smoke"),
+                   cyclic_swa_recipe("smoke"), spro_recipe("smoke")):
+        fields = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)}
+        with pytest.raises(TypeError, match="base must be a Recipe"):
+            type(recipe)(**{**fields, "base": recipe.base.as_dict()})

@@ -47,8 +47,7 @@ class CSGLDRecipe(TypedRecipe):
     temperature: float
 
     def __post_init__(self):
-        if not isinstance(self.base, Recipe):
-            raise TypeError(f"base must be a Recipe (standard_recipe(profile, seed)), got {type(self.base).__name__}")
+        self.check_base()
         checks.positive_int("budget", self.budget, "pass the budget in units of the standard run, e.g. 1")
         checks.positive_int("n_cycles", self.n_cycles)
         checks.positive_float("lr_0", self.lr_0)

@@ -43,7 +43,7 @@ class SSERecipe(TypedRecipe):
     lr_max: float
 
     def __post_init__(self):
-        _check_base(self.base)
+        self.check_base()
         checks.positive_int("budget", self.budget)
         checks.positive_int("n_cycles", self.n_cycles)
         checks.positive_float("lr_max", self.lr_max)
@@ -59,7 +59,7 @@ class TrajectoryRecipe(TypedRecipe):
     every_epochs: int
 
     def __post_init__(self):
-        _check_base(self.base)
+        self.check_base()
         checks.number("start_fraction", self.start_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
         checks.positive_int("every_epochs", self.every_epochs)
 
@@ -77,7 +77,7 @@ class FGERecipe(TypedRecipe):
     lr_2: float
 
     def __post_init__(self):
-        _check_base(self.base)
+        self.check_base()
         if not isinstance(self.trajectory, TrajectoryRecipe):
             raise TypeError(f"trajectory must be a TrajectoryRecipe, got {type(self.trajectory).__name__}")
         checks.number("budget", self.budget, low=0.8, low_open=True,
@@ -86,10 +86,6 @@ class FGERecipe(TypedRecipe):
         checks.positive_float("lr_1", self.lr_1)
         checks.positive_float("lr_2", self.lr_2)
 
-
-def _check_base(base) -> None:
-    if not isinstance(base, Recipe):
-        raise TypeError(f"base must be a Recipe (standard_recipe(profile, seed)), got {type(base).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------- collector

@@ -162,8 +162,7 @@ class CyclicSWARecipe(TypedRecipe):
     swa_start: int
 
     def __post_init__(self):
-        if not isinstance(self.base, Recipe):
-            raise TypeError(f"base must be a Recipe, got {type(self.base).__name__}")
+        self.check_base()
         checks.positive_float("lr_1", self.lr_1)
         checks.positive_float("lr_2", self.lr_2)
         checks.positive_int("swa_start", self.swa_start)

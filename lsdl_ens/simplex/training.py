@@ -123,8 +123,7 @@ class SPRORecipe(TypedRecipe):
     seed: int
 
     def __post_init__(self):
-        if not isinstance(self.base, Recipe):
-            raise TypeError(f"base must be a Recipe, got {type(self.base).__name__}")
+        self.check_base()
         checks.integer("n_vertices", self.n_vertices, minimum=2)
         for name in ("epochs", "n_samples", "batch_size"):
             checks.positive_int(name, getattr(self, name))
