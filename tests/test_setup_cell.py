@@ -32,7 +32,7 @@ def test_every_chapter_starts_with_the_setup_cell_of_the_configured_repository()
         assert "hide-input" in code[0].metadata.get("tags", [])
         printed = "".join(o.get("text", "") for o in code[0].outputs)
         if f"book/{path.stem}" in toc_files():  # chapters in the book hold a real cpu run's outputs
-            assert "profile cpu" in printed, f"{path.name}: stored setup output is not from the cpu profile: {printed!r}"
+            assert "profile cpu" in printed, f"{path.name}: stored setup output is not from a cpu run: {printed!r}"
 
 
 def toc_files() -> set[str]:
