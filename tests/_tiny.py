@@ -73,3 +73,15 @@ def toy_classifier(seed: int = 0):
     x = torch.randn(64, 4)
     y = torch.randint(0, 3, (64,))
     return model, x, y
+
+
+def full_batch_sgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 60, lr: float = 0.05):
+    """Train `model` in place by `steps` full-batch SGD steps (momentum 0.9, cross-entropy) on (x, y); eval mode."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    for _ in range(steps):
+        model.train()
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()

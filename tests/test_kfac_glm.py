@@ -7,9 +7,8 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
+from _tiny import blob_images, full_batch_sgd, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens import metrics
 from lsdl_ens.data import ImageSet
 from lsdl_ens.ensembles import KFACLaplace
@@ -23,15 +22,7 @@ def trained_cnn(bias=True, steps=60):
         torch.manual_seed(1)
         model.head = torch.nn.Linear(model.head.in_features, model.head.out_features, bias=False)
     x, y = train_batch()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(steps):
-        model.train()
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    return model
+    return full_batch_sgd(model, x, y, steps)
 
 
 def train_batch():
@@ -79,19 +70,24 @@ def test_logit_distribution_equals_dense_jacobian_form(damping, bias):
     assert (got - logits.softmax(-1)).abs().max() > 1e-2  # the posterior does widen the predictive
 
 
+def laplace_reference(model, tau=2.0):
+    """laplace-torch's Kron last-layer Laplace of `model`, fitted on the training batch (the peer library)."""
+    import laplace
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = train_batch()
+    ref = laplace.Laplace(copy.deepcopy(model), "classification", subset_of_weights="last_layer",
+                          hessian_structure="kron", prior_precision=tau)
+    ref.fit(DataLoader(TensorDataset(x, y), batch_size=16))
+    return ref
+
+
 def test_glm_matches_laplace_torch_without_bias():
     """Head without bias: laplace-torch's Kron last-layer posterior is ours (GGN = our 'exact' Fisher, factors
     scaled to the dataset size N, temperature 1), so its GLM predictive equals ours: probit to float precision,
     Monte Carlo to its sampling error."""
-    laplace = pytest.importorskip("laplace")
-    from torch.utils.data import DataLoader, TensorDataset
-
     model = trained_cnn(bias=False)
-    x, y = train_batch()
-    xt, yt = image_batches(held_out(64, 264), batch_size=200)[0]
-    ref = laplace.Laplace(copy.deepcopy(model), "classification", subset_of_weights="last_layer",
-                          hessian_structure="kron", prior_precision=2.0)
-    ref.fit(DataLoader(TensorDataset(x, y), batch_size=16))
+    ref, (xt, yt) = laplace_reference(model), image_batches(held_out(64, 264), batch_size=200)[0]
     ours = fitted(model, tau=2.0)
     with torch.no_grad():
         jac, _ = ref.backend.last_layer_jacobians(xt)
@@ -114,15 +110,8 @@ def test_glm_matches_laplace_torch_without_bias():
 def test_glm_with_bias_differs_from_laplace_torch_only_by_the_bias_cross_terms():
     """With a bias, laplace-torch keeps a separate bias block (N G + tau I, no weight-bias terms); ours shares the
     Kronecker block. Zeroing our precision's weight-bias blocks reproduces laplace-torch's logit covariance."""
-    laplace = pytest.importorskip("laplace")
-    from torch.utils.data import DataLoader, TensorDataset
-
     model = trained_cnn(bias=True)
-    x, y = train_batch()
-    xt, yt = image_batches(held_out(64, 264), batch_size=200)[0]
-    ref = laplace.Laplace(copy.deepcopy(model), "classification", subset_of_weights="last_layer",
-                          hessian_structure="kron", prior_precision=2.0)
-    ref.fit(DataLoader(TensorDataset(x, y), batch_size=16))
+    ref, (xt, yt) = laplace_reference(model), image_batches(held_out(64, 264), batch_size=200)[0]
     ours = fitted(model, tau=2.0)
     with torch.no_grad():
         jac, _ = ref.backend.last_layer_jacobians(xt)

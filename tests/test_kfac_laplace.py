@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from _tiny import blob_images, image_batches, one_thread, tiny_cnn  # noqa: F401
+from _tiny import blob_images, full_batch_sgd, image_batches, one_thread, tiny_cnn  # noqa: F401
 from lsdl_ens.ensembles import KFACLaplace
 from lsdl_ens.ensembles.kfac_tuning import tune_prior_precision
 
@@ -17,15 +17,7 @@ def _trained_cnn(bn=True, steps=60, seed=0):
     model = tiny_cnn(seed=seed, bn=bn)
     batches = image_batches(blob_images(n=64, seed=seed), batch_size=64)
     x, y = batches[0]
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(steps):
-        model.train()
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    return model
+    return full_batch_sgd(model, x, y, steps)
 
 
 def _explicit_factors(model, x, y):
@@ -152,7 +144,7 @@ def test_bad_arguments():
 def test_matches_laplace_torch_last_layer_kron():
     """Same model and data: laplace-torch's Kron (GGN) last-layer posterior precision blocks equal ours (exact
     damping), and the Monte Carlo predictive NLLs agree (ours couples the bias block; theirs does not)."""
-    laplace = pytest.importorskip("laplace")
+    import laplace  # the peer library: a dev dependency, never skipped
     from torch.utils.data import DataLoader, TensorDataset
 
     model = _trained_cnn()
