@@ -72,3 +72,39 @@ def test_chapter_prose_has_no_hand_typed_number(chapter):
 
 def test_clean_list_names_existing_chapters():
     assert CHAPTERS and set(CLEAN_CHAPTERS) <= set(CHAPTERS)
+
+
+def repeated_units(nb_path: Path) -> list[str]:
+    """Units typed right after a glued value that already ends in them ("{glue:text}`x` points", x = "1.2 points")."""
+    import json
+    import re
+
+    nb = json.loads(nb_path.read_text())
+    values = {}
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                text = output["data"].get("application/papermill.record/text/plain", "")
+                values[name] = "".join(text) if isinstance(text, list) else text
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for key, unit in re.findall(r"\{glue(?::text|:)?\}`([^`]+)`\s+(points|nats)\b", "".join(cell["source"])):
+                if unit in values.get(key, ""):
+                    found.append(f"{key} {unit}")
+    return found
+
+
+def test_repeated_unit_is_found(tmp_path):
+    glued = {"metadata": {"scrapbook": {"name": "gap"}},
+             "data": {"application/papermill.record/text/plain": "'1.2 ± 0.3 points'"}}
+    nb = {"cells": [{"cell_type": "code", "source": [], "outputs": [glued]},
+                    {"cell_type": "markdown", "source": ["a gap of {glue:text}`gap` points"]}]}
+    (tmp_path / "x.ipynb").write_text(__import__("json").dumps(nb))
+    assert repeated_units(tmp_path / "x.ipynb") == ["gap points"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_unit_typed_after_a_glued_value_that_carries_it(chapter):
+    assert repeated_units(ROOT / "book" / f"{chapter}.ipynb") == []
