@@ -40,6 +40,9 @@ def test_runs_list_every_run_parents_first(tiny_profile):
 
 
 def test_trained_runs_leave_nothing_to_build(tiny_profile, tmp_cache, tmp_path, monkeypatch):
+    """After every listed run is trained once, neither the trainers nor chapter_results build anything more."""
+    from lsdl_ens.experiments.basin_sampling_results import chapter_results
+
     log = tmp_path / "builds.jsonl"
     monkeypatch.setenv("LSDL_CACHE_BUILD_LOG", str(log))
     monkeypatch.setenv("LSDL_PROGRESS", "0")
@@ -50,17 +53,6 @@ def test_trained_runs_leave_nothing_to_build(tiny_profile, tmp_cache, tmp_path, 
     B.train_swag(B.swag_recipe(tiny_profile, seed=0))
     B.train_spro(B.spro_recipe(tiny_profile, seed=0))
     assert len(read_build_log(log)) == built
-
-
-def test_chapter_results_build_nothing_after_the_runs(tiny_profile, tmp_cache, tmp_path, monkeypatch):
-    from lsdl_ens.experiments.basin_sampling_results import chapter_results
-
-    log = tmp_path / "builds.jsonl"
-    monkeypatch.setenv("LSDL_CACHE_BUILD_LOG", str(log))
-    monkeypatch.setenv("LSDL_PROGRESS", "0")
-    for run in B.runs(tiny_profile):
-        run.train()
-    built = len(read_build_log(log))
     results = chapter_results(tiny_profile)
     assert len(read_build_log(log)) == built, "chapter_results trained a run that runs(profile) does not list"
     assert len(results["seeds"]) == tiny_profile.claim_seeds
