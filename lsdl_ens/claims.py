@@ -15,8 +15,10 @@ Two sources of uncertainty, one for each kind of claim:
 Verdict rules (``judge``), with ``[lo, hi]`` the 95% interval of the estimate:
 
 * ``expect="greater"`` (the claim "value > threshold", e.g. "A beats B": value = A - B, threshold 0):
-  **holds** when ``lo > threshold``, **does not hold** when ``hi < threshold``, **within noise** otherwise.
-* ``expect="less"``: the mirror image (holds when ``hi < threshold``, does not hold when ``lo > threshold``).
+  **holds** when ``lo > threshold``, **does not hold** when ``hi <= threshold`` (no part of the interval is
+  above the threshold: a noiseless value exactly at it, ``[0, 0]`` against 0, is not "greater"), **within
+  noise** otherwise.
+* ``expect="less"``: the mirror image (holds when ``hi < threshold``, does not hold when ``lo >= threshold``).
 * ``expect="near"`` (the claim "value is threshold up to tolerance", e.g. "no barrier", "accuracy unchanged"):
   **holds** when ``[lo, hi]`` lies inside ``[threshold - tolerance, threshold + tolerance]``, **does not hold**
   when the two do not overlap, **within noise** otherwise.
@@ -199,8 +201,12 @@ def judge(estimate: Estimate, *, expect: str, threshold: float = 0.0, tolerance:
     side = ">" if expect == "greater" else "<"
     if sign * (lo - threshold) > 0 and sign * (hi - threshold) > 0:
         return "holds", f"{measured}: the whole interval is {side} {threshold:g}"
-    if sign * (lo - threshold) < 0 and sign * (hi - threshold) < 0:
-        return "does not hold", f"{measured}: the whole interval is on the wrong side of {threshold:g}"
+    if sign * (lo - threshold) <= 0 and sign * (hi - threshold) <= 0:
+        if lo == hi == threshold:
+            return "does not hold", f"{measured}: the value is exactly {threshold:g}, with no spread"
+        if sign * (lo - threshold) < 0 and sign * (hi - threshold) < 0:
+            return "does not hold", f"{measured}: the whole interval is on the wrong side of {threshold:g}"
+        return "does not hold", f"{measured}: no part of the interval is {side} {threshold:g}"
     return "within noise", f"{measured}: the interval contains {threshold:g}"
 
 

@@ -77,6 +77,11 @@ def _est(value, low, high):
     (_est(-1.0, -1.5, -0.5), "less", "holds"),
     (_est(0.1, -0.2, 0.4), "less", "within noise"),
     (_est(1.0, 0.4, 1.6), "less", "does not hold"),
+    (_est(0.0, 0.0, 0.0), "greater", "does not hold"),
+    (_est(0.0, 0.0, 0.0), "less", "does not hold"),
+    (_est(-0.5, -1.0, 0.0), "greater", "does not hold"),
+    (_est(0.5, 0.0, 1.0), "greater", "within noise"),
+    (_est(0.5, 0.0, 1.0), "less", "does not hold"),
 ])
 def test_directional_verdicts_on_planted_intervals(estimate, expect, verdict):
     got, reason = judge(estimate, expect=expect, unit="points", what="difference")
@@ -100,13 +105,19 @@ def test_near_verdicts_and_reason_text():
 
 def test_a_real_difference_holds_and_a_null_one_is_within_noise():
     a, b, labels = _two_predictors(n=1000)
+    noise = torch.randn(1000, 5, generator=torch.Generator().manual_seed(1))
+    twin = (noise + 3.0 * torch.nn.functional.one_hot(labels, 5)).softmax(-1)  # as good as A, own errors
     better = make_claim("a-beats-b", "A is more accurate than B", paper="+2", paper_source="planted",
                         estimate=paired_bootstrap(metrics.accuracy, a, b, labels, seed=0).scaled(100),
                         expect="greater", unit="points")
-    same = make_claim("a-equals-a", "A is more accurate than a copy of A", paper="+2", paper_source="planted",
-                      estimate=paired_bootstrap(metrics.accuracy, a, a, labels, seed=0).scaled(100),
-                      expect="greater", unit="points")
+    same = make_claim("a-equals-twin", "A is more accurate than an equally good twin", paper="+2",
+                      paper_source="planted", expect="greater", unit="points",
+                      estimate=paired_bootstrap(metrics.accuracy, a, twin, labels, seed=0).scaled(100))
+    itself = make_claim("a-equals-a", "A is more accurate than a copy of A", paper="+2", paper_source="planted",
+                        estimate=paired_bootstrap(metrics.accuracy, a, a, labels, seed=0).scaled(100),
+                        expect="greater", unit="points")
     assert better.verdict == "holds" and same.verdict == "within noise"
+    assert itself.verdict == "does not hold" and "exactly 0" in itself.reason
 
 
 def test_format_measure():
