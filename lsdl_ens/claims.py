@@ -272,7 +272,8 @@ def _decimals(half_width: float) -> int:
 
 
 def _fmt(x: float, decimals: int = 2) -> str:
-    return f"{x:.{decimals}f}"
+    text = f"{x:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0" for a tiny negative value
 
 
 def format_measure(value: float, interval, unit: str = "", *, decimals: int | None = None,

@@ -121,6 +121,7 @@ def test_a_real_difference_holds_and_a_null_one_is_within_noise():
 
 
 def test_format_measure():
+    assert format_measure(-0.004, (-1.1, 1.1), "points", decimals=1) == "0.0 ± 1.1 points"
     assert format_measure(-0.3, 0.5, "points") == "-0.30 ± 0.50 points"
     assert format_measure(87.81, (87.4, 88.22), "%") == "87.81 ± 0.41%"
     assert format_measure(87.81, (87.4, 88.2), "%") == "87.81% (95% interval 87.40 to 88.20%)"
