@@ -236,3 +236,19 @@ def test_smoke_claims_are_checked_but_not_written(tmp_path):
     assert not (tmp_path / "claims").exists()
     with pytest.raises(ValueError, match="distinct ids"):
         write_claims("04", [_claim("c1"), _claim("c1")], tmp_path, profile="smoke")
+
+
+def test_every_claim_id_of_the_intro_table_is_measured_in_the_book():
+    """The intro's table names, for each chapter, the ids of the claims that test its statement; each must be a
+    row of that chapter's `book/claims/NN.json`, and every chapter must have its claims file."""
+    import re
+
+    book = Path(__file__).resolve().parent.parent / "book"
+    table = (book / "intro.md").read_text().split("## What the course covers")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| chapter")]
+    named = {cid for row in rows for cid in re.findall(r"`([\w-]+)`", row.split(" | ")[-1])}
+    assert len(rows) == 7 and len(named) >= 20, (len(rows), sorted(named))
+    files = sorted((book / "claims").glob("[0-9][0-9].json"))
+    assert [f.stem for f in files] == [f"{n:02d}" for n in range(1, 8)]
+    measured = {c.id for f in files for c in read_claims(f)}
+    assert named <= measured, f"intro names claims no chapter measures: {sorted(named - measured)}"

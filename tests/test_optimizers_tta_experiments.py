@@ -77,6 +77,15 @@ def test_claims_follow_the_data():
     assert noisy["ch07_watt_vs_tent"].verdict == "within noise"
 
 
+def test_strategy_reading_counts_the_images_where_weights_and_outputs_differ():
+    same = X.strategy_reading(_fake_results(0.0, 100)["strategies"])  # WATT right on the first 100 = half
+    assert "exactly the same 200 images" in same
+    apart = X.strategy_reading(_fake_results(0.0, 130)["strategies"])
+    assert "for 30 of 200 images" in apart
+    with pytest.raises(ValueError, match="weight-average"):
+        X.strategy_reading({"output average": {"clean": {"correct": torch.ones(3, dtype=torch.bool)}}})
+
+
 def test_claims_need_the_profile_seeds():
     with pytest.raises(ValueError, match="seeds"):
         X.claims(_fake_results(1.0, 150, seeds=2), get_profile("smoke"))

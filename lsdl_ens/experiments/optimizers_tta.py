@@ -27,7 +27,7 @@ from .runs import CachedRun
 __all__ = ["runs", "chapter_results", "accuracy_estimate", "optimizer_results", "strategy_results",
            "corruption_results", "claims",
            "SEEDED_METHODS", "STRATEGY_SETS", "CORRUPTION_METHODS", "plane_run", "watt_paths",
-           "lookaround_reading",
+           "lookaround_reading", "strategy_reading",
            "METHODS", "OptimizerRecipe", "optimizer_recipe", "train_optimizer", "evaluation_weights",
            "lookahead_plane", "lookahead_plane_key", "CLIPRecipe", "clip_recipe", "pretrained_clip", "TTAEval",
            "tta_eval", "tta_eval_key", "run_tta_eval", "evaluate_tta", "strategy_settings", "test_images"]
@@ -236,6 +236,20 @@ def lookaround_reading(claims: list, optim: dict) -> str:
             "one step per batch where SGD takes three sequential steps, and a short run far from convergence "
             "loses more from the fewer sequential steps than it gains from averaging. The paper trains for 200 "
             "epochs, until every method has converged.")
+
+
+def strategy_reading(strategies: dict) -> str:
+    """A sentence for the text on how often the weight average and the output average of the templates differ:
+    the number of pooled test images that one classifies correctly and the other does not."""
+    weight = _strategy_weight_label(strategies)
+    w, o = _pooled_row(strategies, weight).bool(), _pooled_row(strategies, "output average").bool()
+    differ, total = int((w != o).sum()), len(w)
+    if differ == 0:
+        return (f"The two are right on exactly the same {total:,} images: after a few small steps per template the "
+                "per-template models stay so close to each other that averaging their weights and averaging their "
+                "outputs get the same images right (the linearisation argument of the weight-averaging chapter).")
+    return (f"The two disagree on whether the prediction is right for {differ:,} of {total:,} images; the gap "
+            "between them is the balance of those few images.")
 
 
 def accuracy_estimate(correct) -> object:

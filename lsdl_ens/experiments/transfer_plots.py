@@ -212,6 +212,8 @@ def glued_numbers(R, profile: Profile, first) -> dict:
     gap = 100 * (star_best - star_at_ens)
     out["ch06_soup_cell_lesson"] = (
         "the cells that make good ensembles need not make good soups" if gap >= 1.0 else
-        f"here the two cells' soups differ by {gap:.2f} points on validation, less than one point, so at "
-        "our scale the choice of cell matters little for the soup")
+        "the two soups are equally good on validation (the tie goes to the smaller hyperparameters), so here the "
+        "cell that makes the best ensemble also makes a good soup" if round(gap, 2) == 0 else
+        f"the two cells' soups differ by {gap:.2f} points on validation, less than one point, so here the "
+        "cell that makes the best ensemble also makes a good soup")
     return out

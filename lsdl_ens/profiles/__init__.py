@@ -3,8 +3,9 @@
 ``LSDL_PROFILE=smoke|cpu|gpu`` chooses one (default: ``gpu`` when CUDA is available, else ``cpu``).
 
 - ``smoke``: every notebook runs in about a minute on 2 CPU cores (CI); numbers are meaningless.
-- ``cpu``: real, meaningful results on a 2-core laptop; a chapter takes minutes to about half an hour on a cold
-  cache (the transfer chapter, the longest, took 1,388 s on 2 cores); re-runs load the cached models.
+- ``cpu``: real, meaningful results on a 2-core laptop; a chapter takes 8 to 29 minutes on a cold cache (the
+  whole book 7,293 s on 2 cores, chapter 04 the longest at 1,714 s) and 12 s to 7.5 minutes once its models are
+  cached.
 - ``gpu``: full CIFAR-10 with paper-like recipes scaled down; each chapter within about 30 minutes on one GPU.
 
 Every size any chapter or experiment uses lives here, in `table`: the standard run's fields (``p.epochs``) and one

@@ -21,8 +21,8 @@ Notes on the choices:
   equal budget.
 * ``cpu`` landscape: chapter 02 repeats its claims over ``claim_seeds`` = 3 pairs (6 standard networks, 3 Bezier
   curves and a polygonal chain, 3 spawning parents with their children, 6 P-T and 6 RI-T target networks): about
-  29 standard runs of training (estimated, about 20 minutes of two idle cores on a cold cache); 1,000 evaluation
-  images resolve errors to 0.1 point.
+  29 standard runs of training (1,110 s for the whole chapter on two cores, after chapter 01's networks were
+  cached); 1,000 evaluation images resolve errors to 0.1 point.
 * ``cpu`` TTA: M = 5 rounds of L = 2 steps, WATT's CIFAR-10-C setting (the reference also runs 50 rounds): 80 steps
   per batch of 128 for WATT-P and WATT-S alike. Timed on one busy core with an untrained tiny CLIP of the cpu
   profile, one batch takes 4.4 s at M = 5 against 1.0 s at M = 1 (about a minute per mode over the 15 corruptions).
