@@ -248,3 +248,14 @@ def test_ood_claims_average_accuracy_over_corruptions_and_severities():
     expected = 100 * (mean_acc(R["ood_probs"]["Local DE"]) - mean_acc(R["ood_probs"]["StarSSE optimal"]))
     assert claim.ours == pytest.approx(expected)
     assert claim.uncertainty[0] < claim.ours < claim.uncertainty[1]
+
+
+def test_diversity_reading_follows_the_values():
+    from lsdl_ens.experiments.transfer_plots import diversity_reading
+
+    text = diversity_reading({"Local DE": 34.3, "StarSSE optimal": 26.8, "StarSSE semi-local": 76.2})
+    assert "reach 76.2, above Local DE's 34.3" in text and "(26.8)" in text
+    assert "still below" in diversity_reading({"Local DE": 34.3, "StarSSE optimal": 26.8, "StarSSE semi-local": 30.0})
+    assert diversity_reading({"Local DE": 30.0, "StarSSE optimal": 40.0, "StarSSE semi-local": 50.0}) == ""
+    with pytest.raises(ValueError, match="Local DE"):
+        diversity_reading({"StarSSE optimal": 1.0})

@@ -13,7 +13,8 @@ from ..plotting import annotated_heatmap, legend, size_plot, subplots, zoomed_ba
 from ..profiles import Profile
 
 __all__ = ["plot_de", "plot_grid", "plot_sse_sizes", "plot_paths", "plot_cycles", "plot_star", "plot_diversity",
-           "plot_soups", "plot_ood", "plot_planes", "final_frame", "ood_frame", "glued_numbers", "cell_text"]
+           "diversity_reading", "plot_soups", "plot_ood", "plot_planes", "final_frame", "ood_frame", "glued_numbers",
+           "cell_text"]
 
 
 def cell_text(cell) -> str:
@@ -179,6 +180,20 @@ def ood_frame(R):
                         index=[f"severity {s}" for s in R["severities"]]).T
 
 
+def diversity_reading(diversity: dict) -> str:
+    """A sentence for the text comparing the members' diversity (``R["diversity"]``: name -> value) at the optimal
+    and semi-local cells with Local DE's."""
+    local, star, semi = (diversity.get(k) for k in ("Local DE", "StarSSE optimal", "StarSSE semi-local"))
+    if local is None or star is None:
+        raise ValueError("diversity must hold 'Local DE' and 'StarSSE optimal'; pass chapter_results(profile)")
+    if semi is None or star >= local:
+        return ""
+    more = "above" if semi > local else "still below"
+    return (f"Diversity grows with the cycle's learning rate: semi-local StarSSE spokes reach {semi:.1f}, {more} "
+            f"Local DE's {local:.1f}. The optimal cell is chosen for validation accuracy, and there the spokes "
+            f"({star:.1f}) disagree less with each other than separate fine-tunings of the pre-trained checkpoint do.")
+
+
 def glued_numbers(R, profile: Profile, first) -> dict:
     """Name -> text of every measured or profile number the chapter's prose reads (glue names ``ch06_*``)."""
     s, n_test = profile.transfer, len(R["labels"]["test"])
@@ -205,6 +220,7 @@ def glued_numbers(R, profile: Profile, first) -> dict:
         out[f"ch06_soup_{name.lower().replace(' ', '_')}"] = pct(100 * value)
     local = [100 * float((q.argmax(-1) == R["labels"]["test"]).double().mean()) for q in R["member_probs"]["Local DE"]]
     out["ch06_seed_sd"] = f"{np.std(local, ddof=1):.2f}" if len(local) > 1 else "n/a"
+    out["ch06_diversity_reading"] = diversity_reading(R["diversity"])
     star_at_ens = R["soup_grid"]["starsse"][R["chosen"]["starsse"]["optimal"]]["val_acc"]
     star_best = R["soup_grid"]["starsse"][R["soup_best"]["starsse"]]["val_acc"]
     out["ch06_starsse_soup_at_ensemble_cell"] = pct(100 * star_at_ens)
