@@ -71,3 +71,33 @@ def test_a_planted_wide_glued_figure_is_found(tmp_path):
 def test_stored_figures_are_at_most_8_inches_wide(chapter):
     wide = too_wide_figures(ROOT / "book" / f"{chapter}.ipynb")
     assert not wide, f"{chapter}: figures wider than {MAX_WIDTH_IN:g} in (cell, inches): {wide}"
+
+
+def raw_results(notebook: Path) -> list[tuple[int, str]]:
+    """``(cell index, start of the text)`` of every cell result shown as a bare Python list, dict, tuple or set:
+    results a reader should see as a table, a figure or a sentence, not as a repr."""
+    nb = nbformat.read(notebook, as_version=4)
+    raw = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "remove-output" in cell.metadata.get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = str(data.get("text/plain", "")).lstrip()
+            if output.get("output_type") == "execute_result" and text[:1] in "[{(" and "text/html" not in data \
+                    and not any(k.startswith("image/") for k in data):
+                raw.append((index, text[:40]))
+    return raw
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_chapter_shows_a_raw_list_or_dict(chapter):
+    assert not raw_results(ROOT / "book" / f"{chapter}.ipynb"), raw_results(ROOT / "book" / f"{chapter}.ipynb")
+
+
+def test_a_planted_raw_list_is_found(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("names")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "['a_ours', 'a_paper']"},
+                                                  execution_count=1)]
+    nbformat.write(nb, tmp_path / "planted.ipynb")
+    assert raw_results(tmp_path / "planted.ipynb") == [(0, "['a_ours', 'a_paper']")]
