@@ -123,17 +123,23 @@ def test_every_chapter_page_has_colab_and_binder_buttons_for_its_notebook(built_
 
 # --- Readable pages: nothing scrolls sideways, no words of our own notes ----------------------------------------
 
-# Runs in the page after it loaded: every output area, code block, table and figure whose content is wider than its
-# box (scrollWidth > clientWidth + 1, i.e. the reader would scroll it or lose its right edge), as JSON in a <pre>.
+# Runs in the page after it loaded and MathJax typeset it: every output area, code block, table, figure and display
+# equation whose content is wider than its box (scrollWidth > clientWidth + 1, i.e. the reader would scroll it or
+# lose its right edge), as JSON in a <pre>.
 _OVERFLOW_PROBE = """<script>
 window.addEventListener('load', function () {
+  var typeset = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+  typeset.then(probe, probe);
+});
+function probe() {
   var found = [];
   var root = document.scrollingElement;
   if (root.scrollWidth > root.clientWidth + 1) {
     found.push({tag: 'page', scroll: root.scrollWidth, client: root.clientWidth, text: ''});
   }
   document.querySelectorAll('main div.cell_output, main div.cell_output .output, main div.highlight, main pre, '
-                            + 'main table, main figure, main img').forEach(function (el) {
+                            + 'main table, main figure, main img, main div.math, main mjx-container[display]')
+          .forEach(function (el) {
     if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
       found.push({tag: el.tagName.toLowerCase(), scroll: el.scrollWidth, client: el.clientWidth,
                   text: (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60)});
@@ -143,7 +149,7 @@ window.addEventListener('load', function () {
   out.id = 'overflow-report';
   out.textContent = JSON.stringify(found);
   document.body.appendChild(out);
-});
+}
 </script>"""
 
 
