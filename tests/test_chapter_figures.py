@@ -92,7 +92,8 @@ def raw_results(notebook: Path) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_chapter_shows_a_raw_list_or_dict(chapter):
-    assert not raw_results(ROOT / "book" / f"{chapter}.ipynb"), raw_results(ROOT / "book" / f"{chapter}.ipynb")
+    raw = raw_results(ROOT / "book" / f"{chapter}.ipynb")
+    assert not raw, raw
 
 
 def test_a_planted_raw_list_is_found(tmp_path):
