@@ -79,6 +79,35 @@ def test_local_and_global_de_use_the_right_backbones():
         X.local_de_recipes(p, 0)
 
 
+def test_replicates_repeat_every_method_with_new_seeds():
+    from lsdl_ens.experiments.transfer_replicates import replicate_recipes
+
+    p = get_profile("cpu")
+    chosen = {"ensemble": {m: {"local": (0.25, 0.25), "optimal": (1.0, 0.5), "semi-local": (8.0, 1.0)}
+                           for m in ("sse", "starsse")}, "soup": {"sse": (0.25, 0.5), "starsse": (1.0, 1.0)}}
+    reps = [replicate_recipes(p, chosen, r) for r in range(3)]
+    assert reps[0]["Local DE"] == X.method_recipes("local_de", p)  # replicate 0 is the chapter's main run
+    assert reps[0]["SSE optimal"] == X.method_recipes("sse", p, (1.0, 0.5))
+    backbones = [{T.backbone_of(r).seed for rs in rep.values() for r in rs} for rep in reps]
+    seeds = [{(r.first if isinstance(r, T.CycleMemberRecipe) else r).seed for rs in rep.values() for r in rs}
+             for rep in reps]
+    cycle_seeds = [{r.cycle.seed for rs in rep.values() for r in rs if isinstance(r, T.CycleMemberRecipe)}
+                   for rep in reps]
+    for i in range(3):
+        for j in range(i):
+            assert not backbones[i] & backbones[j] and not seeds[i] & seeds[j]
+            assert not cycle_seeds[i] & cycle_seeds[j]
+    for rep in reps:  # within a replicate every method starts from the same model 1
+        firsts = {repr(rs[0]) for rs in rep.values()}
+        assert len(firsts) == 1
+        assert rep["StarSSE soup"][1].cycle.lr_mult == 1.0 and rep["SSE semi-local"][1].cycle.lr_mult == 8.0
+    assert len(backbones[1]) == p.transfer.n_global
+    with pytest.raises(ValueError, match="replicate"):
+        X.method_recipes("local_de", p, replicate=-1)
+    with pytest.raises(ValueError, match="chosen"):
+        replicate_recipes(p, {"ensemble": {}}, 1)
+
+
 def test_transfer_finetune_recipe_uses_the_chapter_sizes():
     cpu = get_profile("cpu")
     sizes = cpu.transfer
@@ -192,62 +221,83 @@ def test_runs_cover_everything_the_chapter_computes(tmp_cache, monkeypatch, tmp_
 
 
 # ----------------------------------------------------------------------------------------------- claims
-def _fake_probs(y, correct, generator, n_classes=5):
-    """Probabilities right on a random fraction `correct` of the images, wrong (the next class) elsewhere."""
-    right = torch.rand(len(y), generator=generator) < correct
-    pred = torch.where(right, y, (y + 1) % n_classes)
-    return 0.1 / n_classes + 0.9 * torch.nn.functional.one_hot(pred, n_classes).float()
+_ACC = {"Global DE": 0.8, "Local DE, Global DE size": 0.72, "SSE optimal": 0.75, "Local DE": 0.74,
+        "SSE semi-local": 0.65, "StarSSE semi-local": 0.6, "SSE soup": 0.74, "Local DE soup": 0.73}
 
 
-def _fake_results(star_acc, n=2000, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 5, (n,), generator=g)
-    acc = {"model 1": 0.7, "Global DE": 0.8, "Local DE, Global DE size": 0.72, "StarSSE optimal": star_acc,
-           "SSE optimal": 0.75, "Local DE": 0.74, "SSE semi-local": 0.65, "StarSSE semi-local": 0.6,
-           "StarSSE soup": star_acc, "SSE soup": 0.74, "Local DE soup": 0.73}
-    oy = y[:50]
-    path = {"alphas": np.linspace(0, 1, 5), "error": np.array([0.2, 0.3, 0.45, 0.3, 0.22])}
-    flat = {"alphas": np.linspace(0, 1, 5), "error": np.array([0.01, 0.01, 0.011, 0.01, 0.01])}
-    return {"labels": {"test": y}, "ens_probs": {k: _fake_probs(y, a, g) for k, a in acc.items()},
-            "paths": {"semi-local": [path, flat], "optimal": [flat]},
-            "member_probs": {"Local DE": torch.stack([_fake_probs(y, 0.7, g)] * 2 + [_fake_probs(y, 0.71, g)]),
-                             "StarSSE optimal": torch.stack([_fake_probs(y, star_acc, g) for _ in range(3)])},
-            "ood_probs": {k: torch.stack([torch.stack([_fake_probs(oy, a - 0.1 * s, g) for _ in range(3)])
-                                          for s in range(2)]) for k, a in acc.items()},
-            "ood_labels": oy}
+def _fake_replicate(star_acc, noise):
+    """One replicate's measures: `_ACC` with StarSSE at `star_acc`, every value shifted by `noise` (a fraction)."""
+    acc = {**_ACC, "StarSSE optimal": star_acc, "StarSSE soup": star_acc}
+    acc = {k: v + noise * (1 + 0.1 * i) for i, (k, v) in enumerate(acc.items())}
+    ood = {k: acc[k] - 0.2 for k in ("Local DE", "SSE optimal", "StarSSE optimal", "Local DE soup", "SSE soup",
+                                     "StarSSE soup")}
+    return {"accuracy": acc, "ood": ood, "barrier": {"semi-local": 0.24 + noise, "optimal": 0.001 + noise / 10},
+            "diversity": {"StarSSE optimal": 100 * star_acc - 40 + 100 * noise, "Local DE": 30.0}}
+
+
+def _fake_results(star_acc, noises=(-0.004, 0.0, 0.005)):
+    return {"replicates": [_fake_replicate(star_acc, e) for e in noises]}
 
 
 def test_claims_follow_the_data():
-    p = get_profile("smoke", n_test=2000, transfer={"n_landscape": 2000})
-    good = {c.id: c for c in X.claims(_fake_results(star_acc=0.85), p, n_boot=200)}
-    bad = {c.id: c for c in X.claims(_fake_results(star_acc=0.55), p, n_boot=200)}
+    p = get_profile("smoke")
+    good = {c.id: c for c in X.claims(_fake_results(star_acc=0.85), p)}
+    bad = {c.id: c for c in X.claims(_fake_results(star_acc=0.55), p)}
     assert len(good) == 15 and all(c.paper_source.startswith(TALK) for c in good.values())
     assert good["starsse_vs_sse"].verdict == "holds" and bad["starsse_vs_sse"].verdict == "does not hold"
     assert good["soup_starsse_vs_local_de"].verdict == "holds"
     assert bad["soup_starsse_vs_local_de"].verdict == "does not hold"
-    assert good["starsse_diversity"].verdict == "holds"  # independent fakes against a Local DE with a repeated member
+    assert good["starsse_diversity"].verdict == "holds" and bad["starsse_diversity"].verdict == "does not hold"
     assert good["global_vs_local_de"].verdict == "holds"
     assert good["semi_local_sse_barrier"].verdict == "holds"
-    assert good["semi_local_sse_barrier"].ours == pytest.approx(100 * (0.45 - 0.21))
     assert good["optimal_sse_no_barrier"].verdict == "holds"
     assert good["semi_local_starsse_vs_sse"].verdict == "does not hold"
-    lo, hi = good["starsse_vs_local_de"].uncertainty
-    assert lo < good["starsse_vs_local_de"].ours < hi and hi - lo < 10
+    assert good["ood_soup_starsse_vs_sse"].verdict == "holds"
 
 
-def test_ood_claims_average_accuracy_over_corruptions_and_severities():
-    from lsdl_ens.metrics import accuracy
+def test_claims_are_the_mean_of_per_replicate_differences_with_a_t_interval():
+    from lsdl_ens.claims import seed_estimate
 
-    R = _fake_results(star_acc=0.85, n=500)
-    claim = {c.id: c for c in X.claims(R, get_profile("smoke", n_test=500), n_boot=100)}["ood_local_de_vs_starsse"]
+    R = _fake_results(star_acc=0.8, noises=(-0.01, 0.0, 0.02))
+    claim = {c.id: c for c in X.claims(R, get_profile("smoke"))}
+    diffs = [100 * (m["accuracy"]["StarSSE optimal"] - m["accuracy"]["SSE optimal"]) for m in R["replicates"]]
+    expected = seed_estimate(diffs)
+    assert claim["starsse_vs_sse"].ours == pytest.approx(expected.value)
+    assert claim["starsse_vs_sse"].uncertainty == pytest.approx((expected.low, expected.high))
+    ood = [100 * (m["ood"]["Local DE"] - m["ood"]["StarSSE optimal"]) for m in R["replicates"]]
+    assert claim["ood_local_de_vs_starsse"].ours == pytest.approx(np.mean(ood))
+    barrier = [100 * m["barrier"]["semi-local"] for m in R["replicates"]]
+    assert claim["semi_local_sse_barrier"].ours == pytest.approx(np.mean(barrier))
+    lo, hi = claim["semi_local_sse_barrier"].uncertainty
+    assert lo < np.mean(barrier) < hi and hi - lo > 1  # the replicates' spread, not a test-set interval
 
-    def mean_acc(q):
-        groups = q.reshape(-1, *q.shape[-2:])
-        return sum(accuracy(g, R["ood_labels"]) for g in groups) / len(groups)
 
-    expected = 100 * (mean_acc(R["ood_probs"]["Local DE"]) - mean_acc(R["ood_probs"]["StarSSE optimal"]))
-    assert claim.ours == pytest.approx(expected)
-    assert claim.uncertainty[0] < claim.ours < claim.uncertainty[1]
+def test_a_gap_that_changes_sign_across_replicates_is_within_noise():
+    R = _fake_results(star_acc=0.75, noises=(0.0, 0.0, 0.0))
+    for m, shift in zip(R["replicates"], (0.02, -0.015, 0.01)):
+        m["accuracy"]["StarSSE optimal"] = m["accuracy"]["SSE optimal"] + shift
+    assert {c.id: c for c in X.claims(R, get_profile("smoke"))}["starsse_vs_sse"].verdict == "within noise"
+
+
+def test_claims_need_every_replicate():
+    R = _fake_results(star_acc=0.8)
+    R["replicates"] = R["replicates"][:2]
+    with pytest.raises(ValueError, match="claim_seeds"):
+        X.claims(R, get_profile("smoke"))
+    with pytest.raises(ValueError, match="replicates"):
+        X.claims({}, get_profile("smoke"))
+
+
+def test_mean_ood_accuracy_counts_every_corruption_and_severity():
+    from lsdl_ens.experiments.transfer_replicates import mean_ood_accuracy
+
+    y = torch.tensor([0, 1, 2, 3])
+    probs = torch.zeros(2, 3, 4, 5)
+    probs[..., 0] = 1.0  # every set predicts class 0: one image of four right
+    probs[1, 2, :, :] = torch.nn.functional.one_hot(y, 5).float()  # one set of six all right
+    assert mean_ood_accuracy(probs, y) == pytest.approx((5 * 0.25 + 1.0) / 6)
+    with pytest.raises(ValueError, match="severities, corruptions"):
+        mean_ood_accuracy(probs[0], y)
 
 
 def test_diversity_reading_follows_the_values():
@@ -259,3 +309,16 @@ def test_diversity_reading_follows_the_values():
     assert diversity_reading({"Local DE": 30.0, "StarSSE optimal": 40.0, "StarSSE semi-local": 50.0}) == ""
     with pytest.raises(ValueError, match="Local DE"):
         diversity_reading({"StarSSE optimal": 1.0})
+
+
+def test_replicate_reading_follows_the_values_and_the_verdict():
+    from lsdl_ens.experiments.transfer_plots import replicate_reading
+
+    same = replicate_reading("The barrier", [12.1, 19.4, 29.2], "within noise")
+    assert same.startswith("The barrier per replicate: 12.10, 19.40 and 29.20 points, the same sign every time")
+    assert "3 replicates" in same
+    assert "sign changes" in replicate_reading("The gap", [1.0, -0.5, 0.2], "within noise")
+    holds = replicate_reading("The gap", [1.0, 2.0, 3.0], "holds")
+    assert holds == "The gap per replicate: 1.00, 2.00 and 3.00 points."
+    with pytest.raises(ValueError, match="one value per replicate"):
+        replicate_reading("The gap", [1.0], "holds")

@@ -10,7 +10,8 @@ depends on their *validation* scores, so those evaluations cannot be listed befo
 everything that does not depend on the scores, parents first, and ends with one selection run (`train_selection`):
 it scores the grid (reading, or training on a miss, the grid's predictions), chooses the cells as the chapter does
 (`chosen_settings`) and builds every evaluation of the chosen cells; its cache entry (kind "transfer_selection")
-holds the choice.
+holds the choice. The selection also builds the chapter's replicates (`transfer_replicates`: every compared
+method again with new seeds, at the chosen cells), whose pre-trainings and fine-tunings `runs` lists before it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .transfer_members import (global_de_recipes, grid_settings, labels, load_me
                                member_histories, member_probs, method_recipes, probs_key, stack_probs,
                                train_cycle_member, transfer_finetune_recipe)
 from .transfer_claims import claims
+from .transfer_replicates import replicate_measures, replicate_recipes
 from .transfer_results import results
 
 __all__ = [
@@ -41,7 +43,7 @@ __all__ = [
     "transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "grid_settings", "method_recipes",
     "train_cycle_member", "load_member", "member_histories", "member_probs", "labels", "stack_probs",
     "run_grid", "run_soup_grid", "SEVERITIES", "ood_sets", "ood_labels", "ood_probs", "barrier_of",
-    "member_path", "consecutive_paths", "member_plane",
+    "member_path", "consecutive_paths", "member_plane", "replicate_recipes", "replicate_measures",
     # algorithms of lsdl_ens.transfer the chapter calls
     "ensemble_curve", "member_diversity", "ood_accuracy", "pretrain_cost", "select_settings", "soup_recipe",
 ]
@@ -90,7 +92,7 @@ def selection_key(p: Profile) -> dict:
     evaluations of the chosen cells depend on."""
     return {"selection": "transfer", "profile": p.name, "transfer": dataclasses.asdict(p.transfer),
             "ensemble_size": p.ensemble_size, "first": transfer_finetune_recipe(p),
-            "eval": probs_key(None, p)["eval"]}
+            "eval": probs_key(None, p)["eval"], "replicates": p.claim_seeds}
 
 
 def _selected_evaluations(p: Profile, chosen: dict) -> None:
@@ -101,12 +103,15 @@ def _selected_evaluations(p: Profile, chosen: dict) -> None:
         for r in best[m]:
             ood_probs(r, p)
         ood_probs(soup_recipe(method_recipes(m, p, chosen["soup"][m])), p)
+    for replicate in range(p.claim_seeds):
+        replicate_measures(p, chosen, replicate)
 
 
 def train_selection(job: EvalJob) -> dict:
     """The chapter's choice of grid cells (`chosen_settings`), after building every evaluation of the chosen cells
-    (the optimal SSE chain's paths, the planes through the first three members of optimal SSE and StarSSE, and
-    predictions under corruption of their members and of the best validation soups). Cached (kind
+    (the optimal SSE chain's paths, the planes through the first three members of optimal SSE and StarSSE,
+    predictions under corruption of their members and of the best validation soups, and every replicate's runs at
+    the chosen cells, `replicate_measures`). Cached (kind
     "transfer_selection"); returns the choice with cells as (lr_mult, epoch_mult) tuples."""
     p = job.profile
     cache = default_cache()
@@ -140,10 +145,12 @@ def runs(profile: Profile | str | None = None) -> list[CachedRun]:
     grid = {(m, cell): method_recipes(m, p, cell) for m in METHODS for cell in grid_settings(p)}
     out: list[CachedRun] = []
     fine = _unique(local + glob)
+    repeats = _unique(r for rep in range(1, p.claim_seeds) for method in ("local_de", "global_de")
+                      for r in method_recipes(method, p, replicate=rep))
     out += [CachedRun("train", b, train, label=f"pre-training seed {b.seed}")
-            for b in _unique(backbone_of(r) for r in fine)]
+            for b in _unique(backbone_of(r) for r in fine + repeats)]
     out += [CachedRun("train", r, train, label=f"fine-tuning of backbone {backbone_of(r).seed}, seed {r.seed}")
-            for r in fine]
+            for r in _unique(fine + repeats)]
     for (m, cell), members in grid.items():
         out += [CachedRun("transfer_cycle", r, train_cycle_member, label=f"{m} {cell} member {r.cycle.index + 1}")
                 for r in members if isinstance(r, CycleMemberRecipe)]

@@ -5,6 +5,9 @@ of cycle members, soups and the cached predictions of any member on the target v
   epochs and LR (the profile's ``transfer.finetune_epochs`` / ``finetune_lr``, longer than the profile's on cpu so
   that model 1 is converged, as the paper assumes). Member 0 of Local DE, Global DE, SSE and StarSSE is the same run
   (`transfer_finetune_recipe(profile, backbone_seed=0, seed=0)`).
+* Replicates: ``replicate=r`` repeats a method with new seeds (`replicate_seeds`): pre-training seeds from 100 r,
+  fine-tuning seeds from 1,000 r (cycle seeds follow from model 1's seed). Replicate 0 is the chapter's main run;
+  the claims that training decides average over replicates 0 .. ``profile.claim_seeds - 1``.
 * A cycle member (a `lsdl_ens.transfer.CycleMemberRecipe`) is trained by one `lsdl_ens.train.fit` run of the
   cycle's schedule (`lsdl_ens.transfer.cycle_schedule`) from its start member (model 1 for StarSSE and the first SSE
   cycle, SSE member k - 1 otherwise), through `lsdl_ens.transfer.run_cycles`; cached under kind "transfer_cycle".
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .. import checks
 from ..cache import default_cache
 from ..data import profile_transfer
 from ..profiles import Profile, get_profile
@@ -30,9 +34,9 @@ from ..train import default_device, fit, predict_probs
 from ..transfer import (CycleMemberRecipe, SoupRecipe, base_recipe, cycle_recipes, cycle_schedule, run_cycles,
                         soup_model)
 
-__all__ = ["transfer_finetune_recipe", "local_de_recipes", "global_de_recipes", "grid_settings", "method_recipes",
-           "train_cycle_member", "load_member", "load_soup", "member_histories", "member_probs", "probs_key",
-           "labels", "stack_probs"]
+__all__ = ["transfer_finetune_recipe", "replicate_seeds", "local_de_recipes", "global_de_recipes", "grid_settings",
+           "method_recipes", "train_cycle_member", "load_member", "load_soup", "member_histories", "member_probs",
+           "probs_key", "labels", "stack_probs"]
 
 
 # ----------------------------------------------------------------------------------------------- recipes
@@ -46,23 +50,39 @@ def transfer_finetune_recipe(profile: Profile | str | None = None, backbone_seed
     return finetune_recipe(p, backbone_seed=backbone_seed, seed=seed, **{**chapter, **overrides})
 
 
+def replicate_seeds(replicate: int) -> tuple[int, int]:
+    """(first pre-training seed, first fine-tuning seed) of replicate `replicate`: (100 r, 1000 r).
+
+    Replicate r's model 1 is fine-tuned from backbone 100 r with seed 1000 r; its Local DE takes fine-tuning seeds
+    1000 r .. 1000 r + M - 1 on that backbone, its Global DE backbones 100 r .. 100 r + M - 1 with fine-tuning seed
+    1000 r. Different replicates share no pre-training and no fine-tuning seed (for M <= 100)."""
+    r = checks.nonneg_int("replicate", replicate, "pass 0 for the chapter's main run, 1, 2, ... for repeats")
+    return 100 * r, 1000 * r
+
+
 def local_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, *, backbone_seed: int = 0,
-                     **overrides) -> list:
-    """Fine-tuning recipes of a Local DE: one backbone, fine-tuning seeds 0 .. M - 1 (M: profile.ensemble_size)."""
+                     replicate: int = 0, **overrides) -> list:
+    """Fine-tuning recipes of a Local DE: one backbone, fine-tuning seeds 0 .. M - 1 (M: profile.ensemble_size),
+    both offset by `replicate_seeds`."""
     p = get_profile(profile)
     n = p.ensemble_size if n_members is None else n_members
     if n < 1:
         raise ValueError(f"n_members must be >= 1; got {n}")
-    return [transfer_finetune_recipe(p, backbone_seed=backbone_seed, seed=s, **overrides) for s in range(n)]
+    backbone, seed = replicate_seeds(replicate)
+    return [transfer_finetune_recipe(p, backbone_seed=backbone + backbone_seed, seed=seed + s, **overrides)
+            for s in range(n)]
 
 
-def global_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, **overrides) -> list:
-    """Fine-tuning recipes of a Global DE: backbone (pre-training) seeds 0 .. M - 1, fine-tuning seed 0 each."""
+def global_de_recipes(profile: Profile | str | None = None, n_members: int | None = None, *, replicate: int = 0,
+                      **overrides) -> list:
+    """Fine-tuning recipes of a Global DE: backbone (pre-training) seeds 0 .. M - 1, fine-tuning seed 0 each (both
+    offset by `replicate_seeds`)."""
     p = get_profile(profile)
     n = p.ensemble_size if n_members is None else n_members
     if n < 1:
         raise ValueError(f"n_members must be >= 1; got {n}")
-    return [transfer_finetune_recipe(p, backbone_seed=b, seed=0, **overrides) for b in range(n)]
+    backbone, seed = replicate_seeds(replicate)
+    return [transfer_finetune_recipe(p, backbone_seed=backbone + b, seed=seed, **overrides) for b in range(n)]
 
 
 def grid_settings(profile: Profile | str | None = None) -> list[tuple[float, float]]:
@@ -72,21 +92,23 @@ def grid_settings(profile: Profile | str | None = None) -> list[tuple[float, flo
 
 
 def method_recipes(method: str, profile: Profile | str | None = None, setting: tuple[float, float] | None = None,
-                   n_members: int | None = None) -> list:
-    """Member recipes of "local_de", "global_de", "sse" or "starsse" (cycle methods need `setting`).
+                   n_members: int | None = None, *, replicate: int = 0) -> list:
+    """Member recipes of "local_de", "global_de", "sse" or "starsse" (cycle methods need `setting`) in replicate
+    `replicate` (see `replicate_seeds`; 0 is the chapter's main run).
 
     Default sizes: profile.ensemble_size, except Global DE: the profile's ``transfer.n_global`` (one pre-training per
     member)."""
     p = get_profile(profile)
     n = p.ensemble_size if n_members is None else n_members
     if method == "local_de":
-        return local_de_recipes(p, n)
+        return local_de_recipes(p, n, replicate=replicate)
     if method == "global_de":
-        return global_de_recipes(p, p.transfer.n_global if n_members is None else n_members)
+        return global_de_recipes(p, p.transfer.n_global if n_members is None else n_members, replicate=replicate)
     if method in ("sse", "starsse"):
         if setting is None:
             raise ValueError(f"method {method!r} needs setting=(lr_mult, epoch_mult)")
-        return cycle_recipes(transfer_finetune_recipe(p, backbone_seed=0, seed=0), method, n,
+        backbone, seed = replicate_seeds(replicate)
+        return cycle_recipes(transfer_finetune_recipe(p, backbone_seed=backbone, seed=seed), method, n,
                              lr_mult=setting[0], epoch_mult=setting[1])
     raise ValueError(f"method must be local_de, global_de, sse or starsse; got {method!r}")
 

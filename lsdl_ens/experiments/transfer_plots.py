@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..claims import t_quantile
 from ..plotting import annotated_heatmap, legend, size_plot, subplots, zoomed_bars
 from ..profiles import Profile
 
 __all__ = ["plot_de", "plot_grid", "plot_sse_sizes", "plot_paths", "plot_cycles", "plot_star", "plot_diversity",
            "diversity_reading", "plot_soups", "plot_ood", "plot_planes", "final_frame", "ood_frame", "glued_numbers",
-           "cell_text"]
+           "cell_text", "replicate_reading"]
 
 
 def cell_text(cell) -> str:
@@ -161,11 +162,17 @@ def plot_planes(R):
 
 
 def final_frame(R):
-    """Full-ensemble test accuracy (%) of every compared ensemble, with its members and pre-trainings."""
+    """Full-ensemble test accuracy (%) of every compared ensemble: its members, the first replicate's accuracy (the
+    figures') and the mean ± standard deviation over all replicates (blank where only the first has it)."""
     import pandas as pd
 
-    rows = [{"ensemble": name, "members": len(R["curves"][name]), "test accuracy (%)": round(100 * acc, 2)}
-            for name, acc in R["final"].items()]
+    reps = [m["accuracy"] for m in R["replicates"]]
+    rows = []
+    for name, acc in R["final"].items():
+        values = [100 * m[name] for m in reps if name in m]
+        spread = f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else ""
+        rows.append({"ensemble": name, "members": len(R["curves"][name]),
+                     "first replicate (%)": round(100 * acc, 2), f"mean ± sd, {len(reps)} replicates (%)": spread})
     return pd.DataFrame(rows).set_index("ensemble")
 
 
@@ -194,8 +201,25 @@ def diversity_reading(diversity: dict) -> str:
             f"({star:.1f}) disagree less with each other than separate fine-tunings of the pre-trained checkpoint do.")
 
 
-def glued_numbers(R, profile: Profile, first) -> dict:
-    """Name -> text of every measured or profile number the chapter's prose reads (glue names ``ch06_*``)."""
+def replicate_reading(what: str, values, verdict: str, unit: str = " points", decimals: int = 2) -> str:
+    """A sentence giving `what` (a "greater than zero" claim's value) in each replicate and, when its verdict is
+    "within noise", whether the replicates agree in sign (then the spread, not the sign, keeps the interval across
+    zero)."""
+    values = [float(v) for v in values]
+    if len(values) < 2:
+        raise ValueError(f"values must hold one value per replicate (at least 2), got {values}")
+    text = ", ".join(f"{v:.{decimals}f}" for v in values[:-1]) + f" and {values[-1]:.{decimals}f}{unit}"
+    if verdict != "within noise":
+        return f"{what} per replicate: {text}."
+    if all(v > 0 for v in values) or all(v < 0 for v in values):
+        return (f"{what} per replicate: {text}, the same sign every time, but the values vary too much across "
+                f"{len(values)} replicates for the interval of their mean to exclude zero.")
+    return f"{what} per replicate: {text}; the sign changes between replicates."
+
+
+def glued_numbers(R, profile: Profile, first, claims=()) -> dict:
+    """Name -> text of every measured or profile number the chapter's prose reads (glue names ``ch06_*``); `claims`
+    (the chapter's `lsdl_ens.experiments.transfer.claims`) gives the verdicts that `replicate_reading` needs."""
     s, n_test = profile.transfer, len(R["labels"]["test"])
     pct = "{:.2f}%".format
     out = {"ch06_n_source": f"{profile.n_source:,}", "ch06_pretrain_epochs": str(profile.pretrain_epochs),
@@ -220,6 +244,19 @@ def glued_numbers(R, profile: Profile, first) -> dict:
         out[f"ch06_soup_{name.lower().replace(' ', '_')}"] = pct(100 * value)
     local = [100 * float((q.argmax(-1) == R["labels"]["test"]).double().mean()) for q in R["member_probs"]["Local DE"]]
     out["ch06_seed_sd"] = f"{np.std(local, ddof=1):.2f}" if len(local) > 1 else "n/a"
+    n_seeds = len(R["replicates"])
+    out["ch06_n_seeds"] = str(n_seeds)
+    out["ch06_t_factor"] = f"{t_quantile(0.975, n_seeds - 1):.1f}" if n_seeds > 1 else "n/a"
+    verdicts = {c.id: c.verdict for c in claims}
+    per_replicate = {  # barriers on n_landscape images, shown to 0.1 point like the figure's
+        "global_vs_local_de": ("Global DE minus Local DE", 2, [
+            100 * (m["accuracy"]["Global DE"] - m["accuracy"]["Local DE, Global DE size"]) for m in R["replicates"]]),
+        "semi_local_sse_barrier": ("The semi-local barrier", 1,
+                                   [100 * m["barrier"]["semi-local"] for m in R["replicates"]])}
+    for claim_id, (what, decimals, values) in per_replicate.items():
+        if claim_id in verdicts and len(values) > 1:
+            out[f"ch06_{claim_id}_replicates"] = replicate_reading(what, values, verdicts[claim_id],
+                                                                   decimals=decimals)
     out["ch06_diversity_reading"] = diversity_reading(R["diversity"])
     star_at_ens = R["soup_grid"]["starsse"][R["chosen"]["starsse"]["optimal"]]["val_acc"]
     star_best = R["soup_grid"]["starsse"][R["soup_best"]["starsse"]]["val_acc"]

@@ -13,6 +13,7 @@ from ..transfer import ensemble_curve, member_diversity, ood_accuracy, pretrain_
 from .transfer_eval import (SEVERITIES, barrier_of, consecutive_paths, member_plane, ood_labels, ood_probs, run_grid,
                             run_soup_grid)
 from .transfer_members import labels, member_probs, method_recipes, stack_probs
+from .transfer_replicates import replicate_measures
 
 __all__ = ["results", "accuracy_of"]
 
@@ -33,7 +34,9 @@ def results(profile: Profile | str | None = None) -> dict:
     (semi-local, local and optimal SSE members), ``final`` (full-ensemble test accuracy), ``ens_probs`` (test
     probabilities of each final ensemble and soup, and of model 1), ``member_probs`` ([M, N, C] of Local DE and
     optimal StarSSE), ``diversity``, ``soup_acc``, ``ens_acc``, ``model1``, ``ood_ens``, ``ood_soup``,
-    ``ood_model1`` (accuracy per severity), ``ood_probs``, ``ood_labels``, ``severities``, ``planes``, ``labels``.
+    ``ood_model1`` (accuracy per severity), ``ood_probs``, ``ood_labels``, ``severities``, ``planes``, ``labels``,
+    ``replicates`` (`replicate_measures` of replicates 0 .. ``profile.claim_seeds - 1`` at the chosen cells; what
+    the claims compare).
     """
     p = get_profile(profile)
     y = labels(p)
@@ -94,4 +97,6 @@ def results(profile: Profile | str | None = None) -> dict:
     three = {"SSE": method_recipes("sse", p, chosen["sse"]["optimal"], n_members=3),
              "StarSSE": method_recipes("starsse", p, chosen["starsse"]["optimal"], n_members=3)}
     out["planes"] = {name: member_plane(rs, p) for name, rs in three.items()}
+    chosen_cells = {"ensemble": chosen, "soup": soup_best}
+    out["replicates"] = [replicate_measures(p, chosen_cells, r) for r in range(p.claim_seeds)]
     return out
