@@ -4,7 +4,7 @@
 
 - ``smoke``: every notebook runs in about a minute on 2 CPU cores (CI); numbers are meaningless.
 - ``cpu``: real, meaningful results on a 2-core laptop; a chapter takes 8 to 29 minutes on a cold cache (the
-  whole book 7,293 s on 2 cores, chapter 04 the longest at 1,714 s) and 12 s to 7.5 minutes once its models are
+  whole book 7,992 s on 2 cores, chapter 04 the longest at 1,714 s) and 12 s to 7.5 minutes once its models are
   cached.
 - ``gpu``: full CIFAR-10 with paper-like recipes scaled down; each chapter within about 30 minutes on one GPU.
 
