@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from ..metrics import accuracy as accuracy_of
 from ..profiles import Profile, get_profile
 from ..transfer import member_diversity, soup_recipe
 from .transfer_eval import barrier_of, consecutive_paths, ood_labels, ood_probs
@@ -79,9 +80,8 @@ def replicate_measures(profile: Profile | str | None, chosen: dict, replicate: i
     y, oy = labels(p)["test"], ood_labels(p)
     test = {name: stack_probs(recipes[name], p, "test") for name in ENSEMBLES}
     soups = {name: soup_recipe(recipes[name]) for name in SOUPS}
-    accuracy = {name: float((q.mean(0).argmax(-1) == y).double().mean()) for name, q in test.items()}
-    accuracy.update({name: float((member_probs(s, p)["test"].argmax(-1) == y).double().mean())
-                     for name, s in soups.items()})
+    accuracy = {name: accuracy_of(q.mean(0), y) for name, q in test.items()}
+    accuracy.update({name: accuracy_of(member_probs(s, p)["test"], y) for name, s in soups.items()})
     ood = {name: mean_ood_accuracy(torch.stack([ood_probs(r, p) for r in recipes[name]]).mean(0), oy)
            for name in OOD if name not in SOUPS}
     ood.update({name: mean_ood_accuracy(ood_probs(soups[name], p), oy) for name in SOUPS})
